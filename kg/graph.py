@@ -207,7 +207,7 @@ def assemble_graph(
         documents=docs,
         passages=pas,
         entities={e.id: e for e in sorted(resolution.entities, key=lambda e: e.id)},
-        relations=relations,
+        relations=dict(sorted(relations.items())),
         mentions=dict(sorted(mentions.items())),
         assignments=assignments,
         merges=tuple(resolution.merges),

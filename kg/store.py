@@ -1,0 +1,258 @@
+"""Persistent graph store: one SQLite file per graph directory, versioned and written atomically.
+
+SQLite was chosen from ``../shared/STACK.md``: in the standard library, one file, fast bulk
+inserts, and queryable by users with any SQLite tool. Vectors sit in the same file as float32 BLOBs,
+so a graph directory is always self-consistent. Saving writes a complete new file beside the old one
+and swaps it in with ``os.replace``: an interrupted build never damages the previous graph.
+
+The file carries the format name and version in its ``meta`` table, checked on load.
+
+>>> import tempfile
+>>> from kg.graph import KnowledgeGraph
+>>> d = tempfile.mkdtemp()
+>>> save_graph(KnowledgeGraph(settings={"k": 1}), d)
+>>> load_graph(d).settings
+{'k': 1}
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import StoreError
+from .graph import KnowledgeGraph, VectorTable
+from .model import (
+    Document,
+    DocumentExtraction,
+    Entity,
+    Mention,
+    MergeRecord,
+    Passage,
+    Provenance,
+    RawRelation,
+    Relation,
+    SynonymLink,
+)
+
+FORMAT_NAME = "kgreason-graph"
+FORMAT_VERSION = 1
+GRAPH_FILE = "graph.sqlite"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE documents (id TEXT PRIMARY KEY, source TEXT, title TEXT, text TEXT, external_id TEXT);
+CREATE TABLE passages (id TEXT PRIMARY KEY, doc_id TEXT, idx INTEGER, start INTEGER, end INTEGER);
+CREATE TABLE mentions (id TEXT PRIMARY KEY, doc_id TEXT, passage_id TEXT, start INTEGER, end INTEGER,
+                       text TEXT, label TEXT, kind TEXT, refers_to TEXT, entity_id TEXT);
+CREATE TABLE raw_relations (doc_id TEXT, subject TEXT, predicate TEXT, object TEXT, passage_id TEXT,
+                            start INTEGER, end INTEGER, confidence REAL, pattern TEXT);
+CREATE TABLE entities (id TEXT PRIMARY KEY, name TEXT, type TEXT, aliases TEXT);
+CREATE TABLE relations (id TEXT PRIMARY KEY, subject TEXT, predicate TEXT, object TEXT, confidence REAL);
+CREATE TABLE evidence (relation_id TEXT, doc_id TEXT, passage_id TEXT, start INTEGER, end INTEGER,
+                       confidence REAL);
+CREATE TABLE merges (mention_text TEXT, entity_id TEXT, reason TEXT, score REAL);
+CREATE TABLE synonyms (a TEXT, b TEXT, score REAL, reason TEXT);
+CREATE TABLE vectors (name TEXT PRIMARY KEY, model TEXT, dim INTEGER, ids TEXT, data BLOB);
+CREATE INDEX mentions_entity ON mentions(entity_id);
+CREATE INDEX evidence_relation ON evidence(relation_id);
+"""
+
+
+def graph_file(path: str | Path) -> Path:
+    return Path(path) / GRAPH_FILE
+
+
+def exists(path: str | Path) -> bool:
+    return graph_file(path).is_file()
+
+
+def save_graph(graph: KnowledgeGraph, path: str | Path, extractions: dict[str, DocumentExtraction] | None = None) -> None:
+    """Write ``graph`` (and the per-document raw extractions, kept for incremental rebuilds) to
+    ``path/graph.sqlite`` atomically."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{folder}: cannot create the graph directory ({exc.strerror})") from None
+    tmp = folder / f".{GRAPH_FILE}.tmp-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    try:
+        con = sqlite3.connect(tmp)
+        try:
+            con.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+            _write(con, graph, extractions or {})
+            con.commit()
+        finally:
+            con.close()
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, folder / GRAPH_FILE)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write(con: sqlite3.Connection, g: KnowledgeGraph, extractions: dict[str, DocumentExtraction]) -> None:
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": str(FORMAT_VERSION),
+        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "settings": json.dumps(g.settings, sort_keys=True),
+    }
+    con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
+    con.executemany(
+        "INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
+        ((d.id, d.source, d.title, d.text, d.external_id) for d in g.documents.values()),
+    )
+    con.executemany(
+        "INSERT INTO passages VALUES (?, ?, ?, ?, ?)",
+        ((p.id, p.doc_id, p.index, p.start, p.end) for p in g.passages.values()),
+    )
+    con.executemany(
+        "INSERT INTO mentions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (m.id, m.doc_id, m.passage_id, m.start, m.end, m.text, m.label, m.kind, m.refers_to,
+             g.assignments.get(m.id))
+            for m in g.mentions.values()
+        ),
+    )
+    con.executemany(
+        "INSERT INTO raw_relations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (doc_id, r.subject, r.predicate, r.object, r.passage_id, r.sentence_start, r.sentence_end,
+             r.confidence, r.pattern)
+            for doc_id, ex in sorted(extractions.items())
+            for r in ex.relations
+        ),
+    )
+    con.executemany(
+        "INSERT INTO entities VALUES (?, ?, ?, ?)",
+        ((e.id, e.name, e.type, json.dumps(list(e.aliases))) for e in g.entities.values()),
+    )
+    con.executemany(
+        "INSERT INTO relations VALUES (?, ?, ?, ?, ?)",
+        ((r.id, r.subject, r.predicate, r.object, r.confidence) for r in g.relations.values()),
+    )
+    con.executemany(
+        "INSERT INTO evidence VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            (r.id, p.doc_id, p.passage_id, p.start, p.end, p.confidence)
+            for r in g.relations.values()
+            for p in r.evidence
+        ),
+    )
+    con.executemany("INSERT INTO merges VALUES (?, ?, ?, ?)", ((m.mention_text, m.entity_id, m.reason, m.score) for m in g.merges))
+    con.executemany("INSERT INTO synonyms VALUES (?, ?, ?, ?)", ((s.a, s.b, s.score, s.reason) for s in g.synonyms))
+    for name, table in sorted(g.vectors.items()):
+        vec = np.ascontiguousarray(table.vectors, dtype=np.float32)
+        dim = int(vec.shape[1]) if vec.ndim == 2 else 0
+        con.execute(
+            "INSERT INTO vectors VALUES (?, ?, ?, ?, ?)",
+            (name, table.model, dim, json.dumps(list(table.ids)), vec.tobytes()),
+        )
+
+
+def _connect(path: str | Path) -> sqlite3.Connection:
+    file = graph_file(path)
+    if not Path(path).exists():
+        raise StoreError(f"{path}: no such graph directory; create one with `kg build SOURCES --out {path}`")
+    if not file.is_file():
+        raise StoreError(f"{path}: not a kgreason graph directory (no {GRAPH_FILE}); build one with `kg build`")
+    try:
+        con = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+        meta = dict(con.execute("SELECT key, value FROM meta"))
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{file}: not a readable kgreason graph file ({exc})") from None
+    if meta.get("format") != FORMAT_NAME:
+        raise StoreError(f"{file}: format {meta.get('format')!r}, expected {FORMAT_NAME!r}")
+    if meta.get("format_version") != str(FORMAT_VERSION):
+        raise StoreError(
+            f"{file}: graph format version {meta.get('format_version')}, this kgreason reads version "
+            f"{FORMAT_VERSION}; rebuild the graph with `kg build`"
+        )
+    return con
+
+
+def read_meta(path: str | Path) -> dict[str, str]:
+    con = _connect(path)
+    try:
+        return dict(con.execute("SELECT key, value FROM meta"))
+    finally:
+        con.close()
+
+
+def load_graph(path: str | Path, *, vectors: bool = True) -> KnowledgeGraph:
+    """Load the graph saved in ``path``; raises StoreError for a missing, foreign or newer store."""
+    con = _connect(path)
+    try:
+        return _read(con, vectors)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{graph_file(path)}: damaged graph file ({exc})") from None
+    finally:
+        con.close()
+
+
+def _read(con: sqlite3.Connection, with_vectors: bool) -> KnowledgeGraph:
+    meta = dict(con.execute("SELECT key, value FROM meta"))
+    docs = {r[0]: Document(*r) for r in con.execute("SELECT id, source, title, text, external_id FROM documents ORDER BY id")}
+    passages = {}
+    for pid, doc_id, idx, start, end in con.execute("SELECT * FROM passages ORDER BY doc_id, idx"):
+        passages[pid] = Passage(pid, doc_id, idx, start, end, docs[doc_id].text[start:end])
+    mentions, assignments = {}, {}
+    for row in con.execute("SELECT * FROM mentions ORDER BY id"):
+        mentions[row[0]] = Mention(*row[:9])
+        if row[9] is not None:
+            assignments[row[0]] = row[9]
+    entities = {
+        r[0]: Entity(r[0], r[1], r[2], tuple(json.loads(r[3])))
+        for r in con.execute("SELECT * FROM entities ORDER BY id")
+    }
+    evidence: dict[str, list[Provenance]] = {}
+    for rid, doc_id, pid, start, end, conf in con.execute("SELECT * FROM evidence ORDER BY rowid"):
+        evidence.setdefault(rid, []).append(Provenance(doc_id, pid, start, end, docs[doc_id].text[start:end], conf))
+    relations = {
+        r[0]: Relation(r[0], r[1], r[2], r[3], r[4], tuple(evidence.get(r[0], ())))
+        for r in con.execute("SELECT * FROM relations ORDER BY id")
+    }
+    vectors = {}
+    if with_vectors:
+        for name, model, dim, ids, data in con.execute("SELECT * FROM vectors ORDER BY name"):
+            arr = np.frombuffer(data, dtype=np.float32)
+            arr = arr.reshape(-1, dim) if dim else arr.reshape(0, 0)
+            vectors[name] = VectorTable(tuple(json.loads(ids)), arr, model)
+    return KnowledgeGraph(
+        documents=docs,
+        passages=passages,
+        entities=entities,
+        relations=relations,
+        mentions=mentions,
+        assignments=assignments,
+        merges=tuple(MergeRecord(*r) for r in con.execute("SELECT * FROM merges ORDER BY rowid")),
+        synonyms=tuple(SynonymLink(*r) for r in con.execute("SELECT * FROM synonyms ORDER BY rowid")),
+        vectors=vectors,
+        settings=json.loads(meta.get("settings", "{}")),
+    )
+
+
+def load_extractions(path: str | Path, graph: KnowledgeGraph) -> dict[str, DocumentExtraction]:
+    """The raw per-document extractions saved with the graph (mentions + raw relations), so an
+    incremental build can re-resolve entities without running the extractor again."""
+    con = _connect(path)
+    try:
+        raw: dict[str, list[RawRelation]] = {}
+        for row in con.execute("SELECT * FROM raw_relations ORDER BY rowid"):
+            raw.setdefault(row[0], []).append(RawRelation(*row[1:]))
+    finally:
+        con.close()
+    by_doc: dict[str, list[Mention]] = {}
+    for m in graph.mentions.values():
+        by_doc.setdefault(m.doc_id, []).append(m)
+    return {
+        doc_id: DocumentExtraction(doc_id, tuple(by_doc.get(doc_id, ())), tuple(raw.get(doc_id, ())))
+        for doc_id in graph.documents
+    }

