@@ -1,0 +1,92 @@
+"""Human-readable text for what the CLI prints (JSON output uses the records' own dicts)."""
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from .model import Answer, BuildReport, Retrieval
+
+
+def _wrap(text: str, indent: str = "    ", width: int = 100) -> str:
+    return textwrap.fill(" ".join(text.split()), width=width, initial_indent=indent, subsequent_indent=indent)
+
+
+def build_report(report: BuildReport, skipped_lines: list[str]) -> str:
+    lines = [
+        f"graph: {report.out}",
+        f"documents: {report.documents_added} added, {report.documents_unchanged} unchanged, "
+        f"{report.documents_removed} replaced",
+        f"passages: {report.passages}   entities: {report.entities}   relations: {report.relations}",
+        f"time: {report.seconds:.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items()) + ")",
+    ]
+    if skipped_lines:
+        lines.append(f"skipped {len(skipped_lines)} input(s):")
+        lines.extend("  " + s for s in skipped_lines)
+    return "\n".join(lines)
+
+
+def stats(info: dict[str, Any]) -> str:
+    keys = ["documents", "passages", "entities", "mentions", "relations", "relation_evidence", "synonym_links"]
+    lines = [f"graph: {info['path']}"] + [f"{k.replace('_', ' ')}: {info[k]}" for k in keys]
+    lines.append(f"built with: kgreason {info.get('kgreason_version', '?')}, embedder {info.get('embedder', '?')}")
+    lines.append("settings:")
+    for section, values in info.get("settings", {}).items():
+        lines.append(f"  [{section}] " + ", ".join(f"{k}={v!r}" for k, v in values.items()))
+    return "\n".join(lines)
+
+
+def entity(view, limit: int = 20) -> str:
+    e = view.entity
+    lines = [f"{e.name}  ({e.type}, {e.id})"]
+    if e.aliases:
+        lines.append("aliases: " + ", ".join(e.aliases))
+    lines.append(f"mentioned in {len(view.passages)} passage(s)")
+    if view.merges:
+        lines.append("merged: " + ", ".join(f"{m.mention_text!r} ({m.reason} {m.score:.2f})" for m in view.merges[:limit]))
+    lines.append(f"relations ({len(view.relations)}):")
+    for r in view.relations[:limit]:
+        lines.append(f"  {view.names[r.subject]} -[{r.predicate}]-> {view.names[r.object]}  (confidence {r.confidence:.2f})")
+        for p in r.evidence[:2]:
+            lines.append(_wrap(f'"{p.sentence}"  [{p.passage_id} {p.start}-{p.end}]', indent="      "))
+    if len(view.relations) > limit:
+        lines.append(f"  ... {len(view.relations) - limit} more (use --limit)")
+    return "\n".join(lines)
+
+
+def retrieval(r: Retrieval) -> str:
+    lines = [f"mode: {r.mode}"]
+    if r.linked:
+        lines.append("linked: " + ", ".join(f"{l.mention!r} -> {l.name} ({l.method})" for l in r.linked))
+    lines.extend(_chain(r.chain))
+    lines.append("evidence:")
+    for i, ev in enumerate(r.evidence, 1):
+        lines.append(f"  [{i}] {ev.title or ev.doc_id}  (score {ev.score:.3f}, {ev.passage_id})")
+        lines.append(_wrap(ev.text[:400] + ("..." if len(ev.text) > 400 else ""), indent="      "))
+    lines.append(_timings(r.timings))
+    return "\n".join(lines)
+
+
+def _chain(chain) -> list[str]:
+    if not chain:
+        return []
+    lines = ["reasoning chain:"]
+    for h in chain:
+        lines.append(f"  {h.subject} -[{h.predicate}]-> {h.object}")
+    return lines
+
+
+def _timings(timings: dict[str, float]) -> str:
+    return "timings: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items())
+
+
+def answer(a: Answer) -> str:
+    lines = [f"answer: {a.text}"]
+    lines.extend(_chain(a.chain))
+    if a.citations:
+        lines.append("sources:")
+        for i, c in enumerate(a.citations, 1):
+            lines.append(f"  [{i}] {c.title or c.doc_id}  ({c.passage_id}, chars {c.start}-{c.end})")
+            lines.append(_wrap(f'"{c.quote}"', indent="      "))
+    lines.append(f"mode: {a.mode}, generator: {a.generator}")
+    lines.append(_timings(a.timings))
+    return "\n".join(lines)

@@ -1,0 +1,112 @@
+"""kg.build / kg.open / kg.remove with a deterministic extractor and the hashing embedder."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+import kg
+from kg.errors import InputError, NotFoundError
+
+
+def triples(graph):
+    name = {e.id: e.name for e in graph.entities.values()}
+    return sorted((name[r.subject], r.predicate, name[r.object]) for r in graph.relations.values())
+
+
+def table_dump(folder):
+    con = sqlite3.connect(folder / "graph.sqlite")
+    try:
+        return [l for l in con.iterdump() if "saved_at" not in l]
+    finally:
+        con.close()
+
+
+def test_build_makes_a_graph_with_provenance(tiny_corpus, tmp_path, regex_extractor, hashing_config):
+    report = kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=regex_extractor, progress=False)
+    assert (report.documents_added, report.documents_unchanged, report.documents_removed) == (3, 0, 0)
+    graph = kg.open(tmp_path / "g").graph
+    assert triples(graph) == [
+        ("Ada Lovelace", "met", "Charles Babbage"),
+        ("Ada Lovelace", "wrote", "Notes"),
+        ("Analytical Engine", "inspired", "Notes"),
+        ("Charles Babbage", "designed", "Analytical Engine"),
+    ]
+    met = next(r for r in graph.relations.values() if r.predicate == "met")
+    (ev,) = met.evidence
+    doc = graph.documents[ev.doc_id]
+    assert doc.source.endswith("ada.txt")
+    assert doc.text[ev.start:ev.end] == ev.sentence == " Ada Lovelace met Charles Babbage."
+    assert set(graph.vectors) >= {"passage", "entity"}
+    assert len(graph.vectors["passage"].ids) == len(graph.passages)
+
+
+def test_rebuild_is_incremental_and_deterministic(tiny_corpus, tmp_path, regex_extractor, hashing_config):
+    kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=regex_extractor, progress=False)
+    first = table_dump(tmp_path / "g")
+    again = kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=regex_extractor, progress=False)
+    assert (again.documents_added, again.documents_unchanged) == (0, 3)
+    assert regex_extractor.calls == 3  # nothing extracted the second time
+    assert table_dump(tmp_path / "g") == first
+    files = sorted(tiny_corpus.iterdir(), reverse=True)
+    kg.build(files, tmp_path / "h", hashing_config, extractor=regex_extractor, progress=False)
+    assert table_dump(tmp_path / "h") == first
+
+
+def test_changed_document_replaces_its_facts(tiny_corpus, tmp_path, regex_extractor, hashing_config):
+    kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=regex_extractor, progress=False)
+    (tiny_corpus / "engine.txt").write_text("Analytical Engine puzzled Grace Hopper.\n", encoding="utf-8")
+    report = kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=regex_extractor, progress=False)
+    assert (report.documents_added, report.documents_unchanged, report.documents_removed) == (1, 2, 1)
+    got = triples(kg.open(tmp_path / "g").graph)
+    assert ("Analytical Engine", "inspired", "Notes") not in got
+    assert ("Analytical Engine", "puzzled", "Grace Hopper") in got
+
+
+def test_remove_deletes_document_and_facts_only_it_supported(tiny_corpus, tmp_path, regex_extractor, hashing_config):
+    kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=regex_extractor, progress=False)
+    graph = kg.open(tmp_path / "g").graph
+    engine_doc = next(d for d in graph.documents.values() if d.source.endswith("engine.txt"))
+    removed = kg.remove(tmp_path / "g", str(tiny_corpus / "engine.txt"))
+    assert removed.id == engine_doc.id
+    graph = kg.open(tmp_path / "g").graph
+    assert engine_doc.id not in graph.documents
+    assert ("Analytical Engine", "inspired", "Notes") not in triples(graph)
+    assert ("Charles Babbage", "designed", "Analytical Engine") in triples(graph)
+    assert all(m.doc_id != engine_doc.id for m in graph.mentions.values())
+    with pytest.raises(NotFoundError, match=r"no document with id, external id or source 'nope'"):
+        kg.remove(tmp_path / "g", "nope")
+
+
+def test_bad_inputs_are_reported_and_strict_fails(tiny_corpus, tmp_path, regex_extractor, hashing_config):
+    (tiny_corpus / "empty.txt").write_text("", encoding="utf-8")
+    report = kg.build([tiny_corpus, tmp_path / "missing.txt"], tmp_path / "g", hashing_config,
+                      extractor=regex_extractor, progress=False)
+    assert report.documents_added == 3
+    reasons = {s.source.rsplit("/", 1)[-1]: s.reason for s in report.skipped}
+    assert set(reasons) == {"empty.txt", "missing.txt"}
+    with pytest.raises(InputError, match=r"empty.txt"):
+        kg.build([tiny_corpus], tmp_path / "strict", hashing_config, extractor=regex_extractor, strict=True, progress=False)
+    assert not (tmp_path / "strict" / "graph.sqlite").exists()
+
+
+def test_no_documents_at_all_is_an_error(tmp_path, hashing_config):
+    with pytest.raises(InputError, match=r"no documents to build a graph from"):
+        kg.build([tmp_path / "missing"], tmp_path / "g", hashing_config, progress=False)
+
+
+def test_interrupted_build_leaves_previous_graph_intact(tiny_corpus, tmp_path, regex_extractor, hashing_config):
+    kg.build([tiny_corpus / "ada.txt"], tmp_path / "g", hashing_config, extractor=regex_extractor, progress=False)
+    before = table_dump(tmp_path / "g")
+    with pytest.raises(KeyboardInterrupt):
+        kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=type(regex_extractor)(fail_after=1), progress=False)
+    assert table_dump(tmp_path / "g") == before
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["graph.sqlite"]
+
+
+def test_changed_settings_rebuild_everything(tiny_corpus, tmp_path, regex_extractor, hashing_config):
+    kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=regex_extractor, progress=False)
+    smaller = hashing_config.with_(ingest=hashing_config.ingest.with_(chunk_size=60, chunk_overlap=0))
+    report = kg.build([tiny_corpus], tmp_path / "g", smaller, extractor=regex_extractor, progress=False)
+    assert (report.documents_added, report.documents_unchanged) == (3, 0)
+    assert kg.open(tmp_path / "g").settings["build"]["ingest"]["chunk_size"] == 60
