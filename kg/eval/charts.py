@@ -1,0 +1,106 @@
+"""PNG charts of an evaluation report (matplotlib, Agg backend: no display needed).
+
+- ``recall_at_k.png``: Recall@k curves, one line per mode;
+- ``latency.png``: median and p95 seconds per question of ``retrieve`` and ``ask``, per mode;
+- ``quality_vs_cost.png``: Recall@5 and F1 against dollars per 1,000 questions, per mode.
+
+>>> write_charts(report, "runs/today")   # doctest: +SKIP
+{'recall_at_k': 'runs/today/recall_at_k.png', ...}
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .report import EvalReport
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _clean(values):
+    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in values]
+
+
+def recall_chart(report: "EvalReport", path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    ks = report.settings["k_values"]
+    for mode, s in report.modes.items():
+        ys = _clean([s.recall.get(str(k)) for k in ks])
+        if any(y is not None for y in ys):
+            ax.plot(ks, [100 * y if y is not None else float("nan") for y in ys], marker="o", label=mode)
+    ax.set(xlabel="k (documents retrieved)", ylabel="Recall@k of gold passages (%)", ylim=(0, 100), xticks=ks,
+           title=f"Recall@k — {report.dataset['name']} ({report.run['finished_questions']} questions)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def latency_chart(report: "EvalReport", path: Path) -> None:
+    plt = _plt()
+    modes = list(report.modes)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    width = 0.2
+    series = [(stage, stat) for stage in ("retrieve", "ask") for stat in ("median", "p95")]
+    for i, (stage, stat) in enumerate(series):
+        ys = [1000 * (report.modes[m].latency.get(stage, {}).get(stat) or 0.0) for m in modes]
+        ys = [0.0 if math.isnan(y) else y for y in ys]
+        xs = [j + (i - 1.5) * width for j in range(len(modes))]
+        ax.bar(xs, ys, width, label=f"{stage} {stat}", alpha=0.6 if stat == "p95" else 1.0,
+               color=f"C{0 if stage == 'retrieve' else 1}", hatch="//" if stat == "p95" else None)
+    ax.set_xticks(range(len(modes)), modes)
+    ax.set(ylabel="milliseconds per question", title="Latency per question (median and p95)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def quality_cost_chart(report: "EvalReport", path: Path) -> None:
+    plt = _plt()
+    from matplotlib.lines import Line2D
+
+    qk = report.run["quality_k"]
+    fig, ax = plt.subplots(figsize=(7.4, 4.2), dpi=110)
+    handles = []
+    for i, row in enumerate(report.roi):
+        for value, marker in ((row.recall_at_5, "o"), (row.f1, "s")):
+            if value is None or math.isnan(value):
+                continue
+            ax.scatter(row.usd_per_1000, 100 * value, marker=marker, color=f"C{i}", s=60)
+            ax.annotate(row.mode, (row.usd_per_1000, 100 * value), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        handles.append(Line2D([], [], color=f"C{i}", marker="o", linestyle="", label=row.mode))
+    handles += [Line2D([], [], color="grey", marker="o", linestyle="", label=f"Recall@{qk}"),
+                Line2D([], [], color="grey", marker="s", linestyle="", label="answer F1")]
+    ax.set(xlabel="$ per 1,000 questions", ylabel="quality (%)", ylim=(-4, 110),
+           title="Quality versus cost per mode")
+    right = max([r.usd_per_1000 for r in report.roi] + [1e-9]) * 1.25
+    ax.set_xlim(left=-0.04 * right, right=right)
+    ax.grid(alpha=0.3)
+    ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_charts(report: "EvalReport", out: str | Path) -> dict[str, str]:
+    """Draw the three charts into ``out``; returns chart name -> file path."""
+    out = Path(out)
+    files = {}
+    for name, draw in (("recall_at_k", recall_chart), ("latency", latency_chart), ("quality_vs_cost", quality_cost_chart)):
+        path = out / f"{name}.png"
+        draw(report, path)
+        files[name] = str(path)
+    return files

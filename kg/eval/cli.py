@@ -1,0 +1,122 @@
+"""``kg eval``: compare retrieval modes on a dataset, or compare two saved reports.
+
+The command is thin: it parses options, calls ``kg.eval.runner.evaluate`` (or ``kg.eval.report.compare``),
+prints a short summary (or JSON with ``--json``) and turns kgreason errors into a clean message with
+exit code 2. Ctrl-C writes a partial report and exits 130.
+
+    kg eval samples --out runs/samples
+    kg eval ../shared/bench/musique_combined300 --out runs/msq --modes bm25,hybrid --limit 100
+    kg eval --compare runs/before runs/after
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from ..config import BuildConfig, load_toml
+from ..errors import ConfigError, KgError
+
+EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``eval`` subcommand to an argparse subparsers object; its handler is ``run``."""
+    p = subparsers.add_parser(
+        "eval", help="compare retrieval modes on a QA dataset (quality, latency, cost)",
+        description="Build (or reuse) the graph of DATASET, run every question through every mode, and write "
+                    "report.md, report.json and charts to --out. DATASET: a folder with questions.jsonl and "
+                    "corpus.jsonl or corpus/, a HotpotQA / 2WikiMultihopQA JSON file, a MuSiQue JSONL file, or "
+                    "documents with --questions FILE.")
+    p.add_argument("dataset", nargs="?", help="dataset folder or file")
+    p.add_argument("--out", "-o", help="report folder (created)")
+    p.add_argument("--modes", default="bm25,dense,graph,hybrid", help="comma-separated retrieval modes")
+    p.add_argument("--generator", default="extractive", help="extractive | transformers | openai")
+    p.add_argument("--limit", type=int, help="evaluate only the first N questions")
+    p.add_argument("--k", default="1,2,5,10", help="Recall@k cut-offs (default 1,2,5,10)")
+    p.add_argument("--answer-k", type=int, default=5, help="passages given to the generator (default 5)")
+    p.add_argument("--questions", help="questions JSONL when DATASET is only the documents")
+    p.add_argument("--config", help="build settings TOML ([ingest], [extract], [resolve], [index])")
+    p.add_argument("--graph", help="graph folder to build or reuse (default: a cache keyed by corpus and settings)")
+    p.add_argument("--prices", help="prices TOML overriding the defaults (see kg/eval/prices.toml)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in the same --out")
+    p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="show metric changes from report A to report B")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=run, handler=run)
+    return p
+
+
+def _build_config(path: str | None) -> BuildConfig | None:
+    if not path:
+        return None
+    data = load_toml(path)
+    return BuildConfig.from_dict({k: v for k, v in data.items() if k in ("ingest", "extract", "resolve", "index")},
+                                 where=str(path))
+
+
+def _k_values(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ConfigError(f"--k: expected comma-separated whole numbers like 1,2,5,10, got {text!r}") from None
+
+
+def _summary(report: Any) -> dict[str, Any]:
+    qk = report.run["quality_k"]
+    modes = {m: {f"recall@{qk}": s.recall.get(qk), "mrr": s.mrr, "em": s.exact_match, "f1": s.f1,
+                 "ask_median_s": s.latency.get("ask", {}).get("median"), "usd_per_1000": report.costs[m].usd_per_1000}
+             for m, s in report.modes.items()}
+    clean = {m: {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in d.items()} for m, d in modes.items()}
+    return {"partial": report.partial, "questions": report.run["finished_questions"], "modes": clean,
+            "build_seconds": report.build.seconds, "reused_graph": report.build.reused}
+
+
+def _print_summary(summary: dict[str, Any], out: str) -> None:
+    def pct(v):
+        return "   –" if v is None else f"{100 * v:5.1f}"
+
+    print(f"{summary['questions']} questions{' (PARTIAL: interrupted)' if summary['partial'] else ''}; "
+          f"graph {'reused' if summary['reused_graph'] else 'built'} ({summary['build_seconds']:.1f} s)")
+    for mode, m in summary["modes"].items():
+        rk = next(k for k in m if k.startswith("recall@"))
+        lat = "–" if m["ask_median_s"] is None else f"{1000 * m['ask_median_s']:.0f} ms"
+        print(f"  {mode:<8} {rk} {pct(m[rk])}  F1 {pct(m['f1'])}  EM {pct(m['em'])}  ask {lat:>8}  "
+              f"${m['usd_per_1000']:.4f} / 1k q")
+    print(f"report: {out}/report.md")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``kg eval``; returns the process exit code."""
+    try:
+        if args.compare:
+            from .report import compare
+
+            text = compare(*args.compare)
+            print(json.dumps({"a": args.compare[0], "b": args.compare[1], "table": text}) if args.json else text)
+            return 0
+        if not args.dataset or not args.out:
+            raise ConfigError("kg eval: expected DATASET and --out REPORT_DIR (or --compare A B)")
+        from .runner import evaluate
+
+        report = evaluate(
+            args.dataset, args.out, modes=args.modes.split(","), generator=args.generator, limit=args.limit,
+            k_values=_k_values(args.k), answer_k=args.answer_k, questions=args.questions,
+            config=_build_config(args.config), graph_dir=args.graph, prices=args.prices, resume=args.resume,
+            progress=not args.no_progress, charts=not args.no_charts, command=" ".join(["kg", *sys.argv[1:]]),
+        )
+    except KgError as exc:
+        print(f"kg eval: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:  # before any question finished (e.g. during the build): nothing to report
+        print("kg eval: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    summary = _summary(report)
+    if args.json:
+        print(json.dumps({**summary, "report": args.out}))
+    else:
+        _print_summary(summary, args.out)
+    return EXIT_INTERRUPTED if report.partial else 0
