@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from . import __version__, registry, store
 from .config import BuildConfig, GenerateConfig, RetrieveConfig
-from .embedding import Embedder
+from .embedding import CachedEmbedder, Embedder
 from .errors import ConfigError, InputError
 from .graph import KnowledgeGraph, assemble_graph
 from .model import Answer, BuildReport, Document, DocumentExtraction, Entity, Passage, Relation, Retrieval, SkippedInput
@@ -82,7 +82,7 @@ def build(
     t = time.perf_counter()
     _add_documents(state, new_docs, config, extractor, progress)
     timings["extract"] = time.perf_counter() - t
-    embedder = embedder or make_embedder(config)
+    embedder = CachedEmbedder(embedder or make_embedder(config))
     graph = _assemble(state, config, embedder, previous_vectors, timings, progress)
     t = time.perf_counter()
     store.save_graph(graph, out, state.extractions)

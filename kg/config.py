@@ -89,6 +89,12 @@ class ResolveConfig(_Section):
     embedding_threshold: float = 0.90  # cosine to keep a synonym edge between two entities
     use_embeddings: bool = True
 
+    def __post_init__(self):
+        if not 0 <= self.fuzzy_threshold <= 100:
+            raise ConfigError(f"resolve.fuzzy_threshold: expected a score from 0 to 100, got {self.fuzzy_threshold!r}")
+        if not -1 <= self.embedding_threshold <= 1:
+            raise ConfigError(f"resolve.embedding_threshold: expected a cosine from -1 to 1, got {self.embedding_threshold!r}")
+
 
 @dataclass(frozen=True)
 class IndexConfig(_Section):

@@ -109,3 +109,31 @@ class SentenceTransformerEmbedder:
         model = self._load()
         get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(get())
+
+
+class CachedEmbedder:
+    """Wraps an embedder and remembers vectors by text, so one build embeds each string once
+    (entity names are embedded for resolution and again for the index).
+
+    >>> base = HashingEmbedder(dim=8)
+    >>> cached = CachedEmbedder(base)
+    >>> bool((cached.embed(["a b", "c"])[0] == base.embed(["a b"])[0]).all()), len(cached)
+    (True, 2)
+    """
+
+    def __init__(self, inner: Embedder):
+        self.inner = inner
+        self.name = inner.name
+        self._memo: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self._memo)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        missing = sorted({t for t in texts if t not in self._memo})
+        if missing:
+            for text, row in zip(missing, self.inner.embed(missing)):
+                self._memo[text] = row
+        if not texts:
+            return self.inner.embed([])
+        return np.stack([self._memo[t] for t in texts]).astype(np.float32, copy=False)
