@@ -1,0 +1,488 @@
+"""RDF export and import of a KnowledgeGraph through rdflib (vocabulary: docs/rdf-vocabulary.md).
+
+Entities, documents, passages and mentions become IRIs under ``base``; every relation is written
+twice: as a direct triple ``<subject> kgrel:<predicate> <object>`` for simple queries, and as a
+reified ``rdf:Statement`` carrying its confidence and, per supporting sentence, a ``prov:Derivation``
+with the passage, document, character span and sentence. ``from_rdf`` reads back everything but
+vectors and merge records, so ``from_rdf(to_rdf(g))`` has the same documents, passages, entities,
+mentions, assignments, relations, synonyms and settings as ``g``.
+
+>>> from kg.graph import KnowledgeGraph
+>>> from kg.model import Entity
+>>> g = KnowledgeGraph(entities={"e1": Entity("e1", "Zoë", "PERSON", ("Zoe",))})
+>>> from_rdf(to_rdf(g)).entities == g.entities
+True
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import rdflib
+from rdflib import RDF, RDFS, SKOS, XSD, Literal, Namespace, URIRef
+from rdflib.collection import Collection
+from rdflib.namespace import DCTERMS, PROV
+
+from .errors import ConfigError, InputError, KgError, StoreError
+from .export import XML_INVALID, atomic_write
+from .graph import KnowledgeGraph
+from .model import Document, Entity, Mention, Passage, Provenance, Relation, SynonymLink
+
+KGR = Namespace("https://kgreason.org/ns#")
+KGREL = Namespace("https://kgreason.org/ns/rel#")
+SDO = Namespace("https://schema.org/")
+DEFAULT_BASE = "https://kgreason.org/graph/"
+FORMAT_VERSION = 1
+RDF_FORMATS = {"turtle": "turtle", "nt": "nt", "jsonld": "json-ld", "xml": "xml"}
+EXTENSIONS = {".ttl": "turtle", ".nt": "nt", ".jsonld": "jsonld", ".rdf": "xml", ".xml": "xml", ".owl": "xml"}
+
+# Coarse types of the resolver and raw spaCy labels -> a class that fits (kgr:Entity is always added).
+_CLASS_TYPES = {
+    SDO.Person: "PERSON", SDO.Organization: "ORG", SDO.Place: "GPE LOC FAC PLACE", KGR.Date: "DATE TIME",
+    SDO.CreativeWork: "WORK_OF_ART WORK", SDO.Event: "EVENT", KGR.Group: "NORP GROUP", SDO.Legislation: "LAW",
+    SDO.Language: "LANGUAGE", SDO.Product: "PRODUCT", SKOS.Concept: "CONCEPT",
+}
+TYPE_CLASSES = {etype: cls for cls, types in _CLASS_TYPES.items() for etype in types.split()}
+_BAD_BASE = re.compile(r"[\s<>\"{}|\\^`]")
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_-]")
+
+
+# ---- IRIs ---------------------------------------------------------------------------------------
+
+
+def node_iri(base: str, kind: str, node_id: str) -> URIRef:
+    """The IRI of a graph node: ``<base><kind>/<percent-encoded id>``; safe for any id.
+
+    >>> str(node_iri("https://x.org/g/", "entity", 'Zoë "Z" <1>'))
+    'https://x.org/g/entity/Zo%C3%AB%20%22Z%22%20%3C1%3E'
+    """
+    return URIRef(f"{base}{kind}/{_quote(node_id)}")
+
+
+def _quote(node_id: str) -> str:
+    # '~' too, so every IRI splits into a few shared namespaces (rdflib's Turtle writer slows down
+    # quadratically with the number of distinct namespaces it sees)
+    return quote(node_id, safe="").replace("~", "%7E")
+
+
+class _Iris:
+    """Node IRIs under one base, memoised: the same ids recur in many triples.
+
+    Parts of a record (a relation's evidence, an entity's alias list cells) are ``<base><kind>/<id>-<i>``
+    rather than ``<base>relation/<id>/evidence/<i>``, again to keep the namespaces few.
+    """
+
+    def __init__(self, base: str):
+        self.base = base
+        self.cache: dict[tuple[str, str], URIRef] = {}
+
+    def __call__(self, kind: str, node_id: str) -> URIRef:
+        key = (kind, node_id)
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache[key] = node_iri(self.base, kind, node_id)
+        return found
+
+    def part(self, kind: str, owner_id: str, index: int) -> URIRef:
+        return URIRef(f"{self.base}{kind}/{_quote(owner_id)}-{index}")
+
+
+def predicate_iri(predicate: str) -> URIRef:
+    """The IRI of a relation predicate in the ``kgrel:`` namespace.
+
+    The local name must be an XML name, or RDF/XML cannot write it: letters, digits, ``_`` and ``-``
+    stay, every other character becomes ``.HH`` per UTF-8 byte, and a name that does not start with
+    a letter gets a ``_`` prefix (with its first character escaped), so distinct predicates never
+    share an IRI.
+
+    >>> [predicate_iri(p).split("#")[1] for p in ("capital_of", "bear in", "1st", "_x", "東")]
+    ['capital_of', 'bear.20in', '_.31st', '_.5Fx', '_.E6.9D.B1']
+    """
+    if predicate[:1].isascii() and predicate[:1].isalpha():
+        return KGREL[_escape(predicate)]
+    return KGREL["_" + _escape(predicate[:1], force=True) + _escape(predicate[1:])]
+
+
+def _escape(text: str, force: bool = False) -> str:
+    return "".join(
+        c if not force and _NAME_CHAR.fullmatch(c) else "".join(f".{b:02X}" for b in c.encode("utf-8"))
+        for c in text
+    )
+
+
+def _check_base(base: str) -> None:
+    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", base) or not base.endswith(("/", "#")) or _BAD_BASE.search(base):
+        raise ConfigError(
+            f"RDF base {base!r}: expected an absolute IRI ending in '/' or '#', without spaces or <>\"{{}}|\\^`"
+        )
+
+
+# ---- export -------------------------------------------------------------------------------------
+
+
+def to_rdf(graph: KnowledgeGraph, base: str = DEFAULT_BASE) -> rdflib.Graph:
+    """The graph as RDF triples (see docs/rdf-vocabulary.md). Vectors and merge records are left out.
+
+    >>> from kg.model import Entity
+    >>> rdf = to_rdf(KnowledgeGraph(entities={"e1": Entity("e1", "Paris", "GPE")}), "https://x.org/g/")
+    >>> sorted(str(c) for c in rdf.objects(URIRef("https://x.org/g/entity/e1"), RDF.type))
+    ['https://kgreason.org/ns#Entity', 'https://schema.org/Place']
+    """
+    _check_base(base)
+    rdf = rdflib.Graph()
+    prefixes = {"kgr": KGR, "kgrel": KGREL, "schema": SDO, "skos": SKOS, "prov": PROV, "dcterms": DCTERMS}
+    for prefix, ns in prefixes.items():
+        rdf.bind(prefix, ns, override=True, replace=True)
+    add, iri = rdf.add, _Iris(base)
+    _add_graph_node(add, graph, iri)
+    for d in graph.documents.values():
+        _add_document(add, iri, d)
+    for p in graph.passages.values():
+        _add_passage(add, iri, p)
+    for e in graph.entities.values():
+        _add_entity(add, iri, e)
+    _add_mentions(add, iri, graph)
+    for r in graph.relations.values():
+        _add_relation(add, iri, r)
+    for i, s in enumerate(graph.synonyms):
+        _add_synonym(add, iri, i, s)
+    return rdf
+
+
+def _dec(value: float) -> Literal:
+    """xsd:decimal written out in full: rdflib's Turtle writer rounds xsd:double to a few digits."""
+    if not math.isfinite(value):
+        raise StoreError(f"cannot write the number {value!r} to RDF; expected a finite number")
+    return Literal(format(Decimal(repr(float(value))), "f"), datatype=XSD.decimal)
+
+
+def _add_graph_node(add, graph: KnowledgeGraph, iri: _Iris) -> None:
+    node = URIRef(f"{iri.base}graph")
+    try:
+        settings = json.dumps(graph.settings, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"graph settings cannot be written as JSON ({exc})") from None
+    add((node, RDF.type, KGR.Graph))
+    add((node, KGR.formatVersion, Literal(FORMAT_VERSION)))
+    add((node, KGR.settings, Literal(settings)))
+
+
+def _add_document(add, iri: _Iris, d: Document) -> None:
+    node = iri("document", d.id)
+    add((node, RDF.type, KGR.Document))
+    add((node, RDF.type, PROV.Entity))
+    add((node, KGR.id, Literal(d.id)))
+    add((node, DCTERMS.title, Literal(d.title)))
+    add((node, DCTERMS.source, Literal(d.source)))
+    add((node, KGR.text, Literal(d.text)))
+    if d.external_id:
+        add((node, DCTERMS.identifier, Literal(d.external_id)))
+
+
+def _add_passage(add, iri: _Iris, p: Passage) -> None:
+    node = iri("passage", p.id)
+    add((node, RDF.type, KGR.Passage))
+    add((node, RDF.type, PROV.Entity))
+    add((node, KGR.id, Literal(p.id)))
+    add((node, DCTERMS.isPartOf, iri("document", p.doc_id)))
+    add((node, KGR["index"], Literal(p.index)))
+    add((node, KGR.start, Literal(p.start)))
+    add((node, KGR.end, Literal(p.end)))
+    add((node, KGR.text, Literal(p.text)))
+
+
+def _add_entity(add, iri: _Iris, e: Entity) -> None:
+    node = iri("entity", e.id)
+    add((node, RDF.type, KGR.Entity))
+    cls = TYPE_CLASSES.get(e.type.upper())
+    if cls is not None:
+        add((node, RDF.type, cls))
+    add((node, KGR.id, Literal(e.id)))
+    add((node, RDFS.label, Literal(e.name)))
+    add((node, KGR.entityType, Literal(e.type)))
+    for alias in e.aliases:
+        add((node, SKOS.altLabel, Literal(alias)))
+    # skos:altLabel is a set; an rdf:List keeps the order (list nodes are IRIs, not blank nodes, so
+    # two exports of one graph are the same set of triples)
+    cells = [iri.part("alias", e.id, i) for i in range(len(e.aliases))]
+    for cell, alias, rest in zip(cells, e.aliases, cells[1:] + [RDF.nil]):
+        add((cell, RDF.first, Literal(alias)))
+        add((cell, RDF.rest, rest))
+    if cells:
+        add((node, KGR.aliasList, cells[0]))
+
+
+def _add_mentions(add, iri: _Iris, graph: KnowledgeGraph) -> None:
+    linked: set[tuple[str, str]] = set()
+    for m in graph.mentions.values():
+        node = iri("mention", m.id)
+        add((node, RDF.type, KGR.Mention))
+        add((node, KGR.id, Literal(m.id)))
+        add((node, KGR.inPassage, iri("passage", m.passage_id)))
+        add((node, KGR.start, Literal(m.start)))
+        add((node, KGR.end, Literal(m.end)))
+        add((node, KGR.text, Literal(m.text)))
+        add((node, KGR.label, Literal(m.label)))
+        add((node, KGR.kind, Literal(m.kind)))
+        if m.refers_to:
+            add((node, KGR.refersTo, iri("mention", m.refers_to)))
+        eid = graph.assignments.get(m.id)
+        if eid is not None:
+            add((node, KGR.denotes, iri("entity", eid)))
+            linked.add((eid, m.passage_id))
+    for eid, pid in sorted(linked):
+        add((iri("entity", eid), KGR.mentionedIn, iri("passage", pid)))
+
+
+def _add_relation(add, iri: _Iris, r: Relation) -> None:
+    node = iri("relation", r.id)
+    s, o, pred = iri("entity", r.subject), iri("entity", r.object), predicate_iri(r.predicate)
+    add((s, pred, o))
+    add((node, RDF.type, RDF.Statement))
+    add((node, RDF.type, KGR.Relation))
+    add((node, KGR.id, Literal(r.id)))
+    add((node, RDF.subject, s))
+    add((node, RDF.predicate, pred))
+    add((node, RDF.object, o))
+    add((node, KGR.predicateName, Literal(r.predicate)))
+    add((node, KGR.confidence, _dec(r.confidence)))
+    for i, ev in enumerate(r.evidence):
+        passage = iri("passage", ev.passage_id)
+        add((node, PROV.wasDerivedFrom, passage))
+        dn = iri.part("evidence", r.id, i)
+        add((node, PROV.qualifiedDerivation, dn))
+        add((dn, RDF.type, PROV.Derivation))
+        add((dn, RDF.type, KGR.Evidence))
+        add((dn, KGR["index"], Literal(i)))
+        add((dn, PROV.entity, passage))
+        add((dn, PROV.hadPrimarySource, iri("document", ev.doc_id)))
+        add((dn, KGR.start, Literal(ev.start)))
+        add((dn, KGR.end, Literal(ev.end)))
+        add((dn, KGR.sentence, Literal(ev.sentence)))
+        add((dn, KGR.confidence, _dec(ev.confidence)))
+
+
+def _add_synonym(add, iri: _Iris, index: int, s: SynonymLink) -> None:
+    a, b, node = iri("entity", s.a), iri("entity", s.b), URIRef(f"{iri.base}synonym/{index}")
+    add((a, SKOS.closeMatch, b))
+    add((node, RDF.type, RDF.Statement))
+    add((node, RDF.type, KGR.SynonymLink))
+    add((node, KGR["index"], Literal(index)))
+    add((node, RDF.subject, a))
+    add((node, RDF.predicate, SKOS.closeMatch))
+    add((node, RDF.object, b))
+    add((node, KGR.score, _dec(s.score)))
+    add((node, KGR.reason, Literal(s.reason)))
+
+
+# ---- import -------------------------------------------------------------------------------------
+
+
+def from_rdf(rdf: rdflib.Graph) -> KnowledgeGraph:
+    """Rebuild a KnowledgeGraph from triples written by ``to_rdf`` (any base IRI).
+
+    Raises StoreError naming the node and property when the data is not a kgreason export of a
+    supported version, or a record is incomplete or points at a node that is not there.
+    """
+    r = _Reader(rdf)
+    settings = r.settings()
+    docs = {d.id: d for d in sorted(r.documents(), key=lambda d: d.id)}
+    passages = {p.id: p for p in sorted(r.passages(), key=lambda p: (p.doc_id, p.index))}
+    entities = {e.id: e for e in sorted(r.entities(), key=lambda e: e.id)}
+    mentions, assignments = r.mentions(passages)
+    relations = sorted(r.relations(), key=lambda x: x.id)
+    return KnowledgeGraph(
+        documents=docs,
+        passages=passages,
+        entities=entities,
+        relations={x.id: x for x in relations},
+        mentions=dict(sorted(mentions.items())),
+        assignments=dict(sorted(assignments.items())),
+        synonyms=tuple(r.synonyms()),
+        settings=settings,
+    )
+
+
+class _Reader:
+    """Reads the records of one rdflib graph; maps node IRIs back to record ids as it goes."""
+
+    def __init__(self, rdf: rdflib.Graph):
+        self.rdf = rdf
+        self.ids: dict[str, dict[URIRef, str]] = {"document": {}, "passage": {}, "entity": {}, "mention": {}}
+
+    def value(self, node, prop, default=None):
+        v = self.rdf.value(node, prop)
+        if v is None:
+            if default is not None:
+                return default
+            raise StoreError(f"<{node}>: missing {self.rdf.namespace_manager.normalizeUri(prop)}")
+        return v
+
+    def text(self, node, prop, default=None) -> str:
+        return str(self.value(node, prop, default))
+
+    def num(self, node, prop, kind=int):
+        v = self.value(node, prop)
+        try:
+            return kind(str(v))
+        except ValueError:
+            name = self.rdf.namespace_manager.normalizeUri(prop)
+            raise StoreError(f"<{node}>: {name} is {str(v)!r}; expected a {kind.__name__}") from None
+
+    def ref(self, node, prop, kind: str) -> str:
+        target = self.value(node, prop)
+        try:
+            return self.ids[kind][target]
+        except KeyError:
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise StoreError(f"<{node}>: <{target}> is not {article} {kind} of the graph") from None
+
+    def typed(self, cls, kind: str):
+        for node in sorted(self.rdf.subjects(RDF.type, cls)):
+            if kind:
+                self.ids[kind][node] = self.text(node, KGR.id)
+            yield node
+
+    def settings(self) -> dict:
+        nodes = list(self.rdf.subjects(RDF.type, KGR.Graph))
+        if len(nodes) != 1:
+            raise StoreError(f"found {len(nodes)} kgr:Graph nodes; expected one (RDF written by kgreason's to_rdf)")
+        version = self.num(nodes[0], KGR.formatVersion)
+        if version != FORMAT_VERSION:
+            raise StoreError(f"<{nodes[0]}>: RDF format version {version} is not supported; expected {FORMAT_VERSION}")
+        try:
+            settings = json.loads(self.text(nodes[0], KGR.settings))
+        except ValueError as exc:
+            raise StoreError(f"<{nodes[0]}>: kgr:settings is not valid JSON ({exc})") from None
+        if not isinstance(settings, dict):
+            raise StoreError(f"<{nodes[0]}>: kgr:settings must be a JSON object, got {type(settings).__name__}")
+        return settings
+
+    def documents(self):
+        for n in self.typed(KGR.Document, "document"):
+            ext = self.text(n, DCTERMS.identifier, "")
+            source, title = self.text(n, DCTERMS.source), self.text(n, DCTERMS.title)
+            yield Document(self.text(n, KGR.id), source, title, self.text(n, KGR.text), ext)
+
+    def passages(self):
+        for n in self.typed(KGR.Passage, "passage"):
+            doc = self.ref(n, DCTERMS.isPartOf, "document")
+            index, start, end = self.num(n, KGR["index"]), self.num(n, KGR.start), self.num(n, KGR.end)
+            yield Passage(self.text(n, KGR.id), doc, index, start, end, self.text(n, KGR.text))
+
+    def entities(self):
+        for n in self.typed(KGR.Entity, "entity"):
+            head = self.rdf.value(n, KGR.aliasList)
+            if head is not None:
+                aliases = tuple(str(a) for a in Collection(self.rdf, head))
+            else:
+                aliases = tuple(sorted(str(a) for a in self.rdf.objects(n, SKOS.altLabel)))
+            yield Entity(self.text(n, KGR.id), self.text(n, RDFS.label), self.text(n, KGR.entityType), aliases)
+
+    def mentions(self, passages: dict[str, Passage]) -> tuple[dict[str, Mention], dict[str, str]]:
+        nodes = list(self.typed(KGR.Mention, "mention"))  # ids first: refersTo may point forward
+        mentions: dict[str, Mention] = {}
+        assignments: dict[str, str] = {}
+        for n in nodes:
+            mid, pid = self.ids["mention"][n], self.ref(n, KGR.inPassage, "passage")
+            mentions[mid] = Mention(
+                mid, passages[pid].doc_id, pid, self.num(n, KGR.start), self.num(n, KGR.end), self.text(n, KGR.text),
+                self.text(n, KGR.label), self.text(n, KGR.kind), self.refers_to(n),
+            )
+            if self.rdf.value(n, KGR.denotes) is not None:
+                assignments[mid] = self.ref(n, KGR.denotes, "entity")
+        return mentions, assignments
+
+    def relations(self):
+        for n in self.typed(KGR.Relation, ""):
+            derivations = self.rdf.objects(n, PROV.qualifiedDerivation)
+            evidence = sorted((self.evidence(e) for e in derivations), key=lambda x: x[0])
+            yield Relation(
+                self.text(n, KGR.id), self.ref(n, RDF.subject, "entity"), self.text(n, KGR.predicateName),
+                self.ref(n, RDF.object, "entity"), self.num(n, KGR.confidence, float), tuple(p for _, p in evidence),
+            )
+
+    def refers_to(self, n) -> str:
+        target = self.rdf.value(n, KGR.refersTo)
+        if target is None:
+            return ""
+        # an antecedent need not be a mention of the graph: its id is in the IRI
+        return self.ids["mention"].get(target) or unquote(str(target).rsplit("/", 1)[-1])
+
+    def evidence(self, n) -> tuple[int, Provenance]:
+        prov = Provenance(
+            self.ref(n, PROV.hadPrimarySource, "document"), self.ref(n, PROV.entity, "passage"),
+            self.num(n, KGR.start), self.num(n, KGR.end), self.text(n, KGR.sentence),
+            self.num(n, KGR.confidence, float),
+        )
+        return self.num(n, KGR["index"]), prov
+
+    def synonyms(self):
+        links = []
+        for n in self.typed(KGR.SynonymLink, ""):
+            link = SynonymLink(
+                self.ref(n, RDF.subject, "entity"), self.ref(n, RDF.object, "entity"),
+                self.num(n, KGR.score, float), self.text(n, KGR.reason),
+            )
+            links.append((self.num(n, KGR["index"]), link))
+        return [link for _, link in sorted(links, key=lambda x: x[0])]
+
+
+# ---- files --------------------------------------------------------------------------------------
+
+
+def rdf_format(path: str | Path, format: str | None = None) -> str:
+    """The RDF format name for ``path``: ``format`` if given, else guessed from the file extension.
+
+    >>> rdf_format("graph.ttl"), rdf_format("graph.data", "nt")
+    ('turtle', 'nt')
+    """
+    name = format if format is not None else EXTENSIONS.get(Path(path).suffix.lower())
+    if name not in RDF_FORMATS:
+        got = f"format {format!r}" if format is not None else f"extension {Path(path).suffix!r}"
+        exts = ", ".join(EXTENSIONS)
+        expected = f"expected one of: {', '.join(RDF_FORMATS)} (or a file ending in {exts})"
+        raise InputError(str(path), f"unknown RDF {got}; {expected}")
+    return name
+
+
+def write_rdf(graph: KnowledgeGraph, path: str | Path, format: str | None = None, base: str = DEFAULT_BASE) -> None:
+    """Write ``graph`` as RDF to ``path`` (atomically) in turtle, nt, jsonld or xml (guessed from the
+    extension when ``format`` is None). RDF/XML cannot carry most control characters: text holding
+    one raises StoreError naming it (use turtle, nt or jsonld for such data)."""
+    name = rdf_format(path, format)
+    rdf = to_rdf(graph, base)
+    if name == "xml":
+        for s, p, o in rdf:
+            if isinstance(o, Literal) and XML_INVALID.search(o):
+                raise StoreError(
+                    f"{path}: <{s}> has text with a character XML cannot carry "
+                    f"({XML_INVALID.search(o).group()!r}); write turtle, nt or jsonld instead"
+                )
+    atomic_write(path, lambda fh: rdf.serialize(destination=fh, format=RDF_FORMATS[name], encoding="utf-8"))
+
+
+def read_rdf(path: str | Path, format: str | None = None) -> KnowledgeGraph:
+    """Read a graph written by ``write_rdf``; the format is guessed from the extension when None."""
+    name = rdf_format(path, format)
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(str(p), "file not found")
+    rdf = rdflib.Graph()
+    try:
+        with warnings.catch_warnings():  # rdflib's JSON-LD parser warns about its own internals
+            warnings.simplefilter("ignore", DeprecationWarning)
+            rdf.parse(str(p), format=RDF_FORMATS[name])
+    except KgError:
+        raise
+    except Exception as exc:  # rdflib's parsers raise many unrelated exception types
+        raise InputError(str(p), f"not valid {name} RDF ({type(exc).__name__}: {exc})") from None
+    try:
+        return from_rdf(rdf)
+    except StoreError as exc:
+        raise StoreError(f"{p}: {exc}") from None
