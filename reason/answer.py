@@ -1,0 +1,79 @@
+"""The answer pipeline: a ``Retrieval`` plus its graph -> context -> generation -> ``Answer``.
+
+Questions with no evidence, or with no linked entity and evidence that states few of the question's
+words, are answered "Not found in the documents." instead of letting a generator guess.
+
+>>> from kg.graph import KnowledgeGraph
+>>> from kg.model import Retrieval
+>>> from reason.generate import ExtractiveGenerator
+>>> a = answer(Retrieval("Who wrote Notes?", "hybrid", ()), KnowledgeGraph(), ExtractiveGenerator())
+>>> a.text, a.found, a.generator
+('Not found in the documents.', False, 'extractive')
+"""
+from __future__ import annotations
+
+import time
+
+from kg.graph import KnowledgeGraph
+from kg.model import Answer, Hop, Retrieval
+
+from .context import Context, build_context
+from .generators.base import Generation, Generator
+from .generators.text import content_words, normalise
+
+MIN_COVERAGE = 0.5  # share of question words the context must state when no entity was linked
+
+
+def answer(retrieval: Retrieval, graph: KnowledgeGraph, generator: Generator, token_budget: int = 1500) -> Answer:
+    """Assemble the context of ``retrieval``, generate, and return a cited ``Answer``.
+
+    Timings hold the retrieval's stages plus ``context`` and ``generate`` (seconds)."""
+    t0 = time.perf_counter()
+    count = getattr(generator, "count_tokens", None)
+    context = build_context(retrieval, graph, token_budget, count)
+    t1 = time.perf_counter()
+    generation = generator.generate(context) if is_answerable(context) else Generation.not_found()
+    t2 = time.perf_counter()
+    timings = {**retrieval.timings, "context": round(t1 - t0, 6), "generate": round(t2 - t1, 6)}
+    return Answer(
+        question=retrieval.question,
+        text=generation.text,
+        found=generation.found,
+        citations=generation.citations,
+        chain=relevant_chain(retrieval.chain, generation.text) if generation.found else (),
+        evidence=retrieval.evidence,
+        mode=retrieval.mode,
+        generator=generator.name,
+        timings=timings,
+        usage=dict(generation.usage),
+    )
+
+
+def is_answerable(context: Context) -> bool:
+    """Evidence exists, and either a question entity was linked or the kept sentences state at
+    least half of the question's content words."""
+    if not context.sources:
+        return False
+    if context.linked:
+        return True
+    wanted = set(content_words(context.question))
+    stated = set(content_words(" ".join(s.text for s in context.sources)))
+    return bool(wanted) and len(wanted & stated) / len(wanted) >= MIN_COVERAGE
+
+
+def relevant_chain(chain: tuple[Hop, ...], answer_text: str) -> tuple[Hop, ...]:
+    """The hops leading to the answer: the last hop ending (or starting) at the answer, and the
+    hops before it that connect to it; the whole chain when no hop names the answer."""
+    target = normalise(answer_text)
+    ends = [i for i, h in enumerate(chain) if normalise(h.object) == target]
+    ends = ends or [i for i, h in enumerate(chain) if normalise(h.subject) == target]
+    if not target or not ends:
+        return chain
+    i = ends[-1]
+    path = [chain[i]]
+    frontier = normalise(chain[i].subject) if normalise(chain[i].object) == target else normalise(chain[i].object)
+    for hop in reversed(chain[:i]):
+        if normalise(hop.object) == frontier:
+            path.append(hop)
+            frontier = normalise(hop.subject)
+    return tuple(reversed(path))

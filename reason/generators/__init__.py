@@ -1,0 +1,1 @@
+"""Answer generators behind ``reason.generate.Generator``: extractive, local LM, OpenAI-compatible server."""

@@ -1,0 +1,150 @@
+"""Small, dependency-free text helpers shared by context assembly and the generators: word
+tokens, content words with a light stemmer, sentence splitting, token estimates and date parsing.
+
+>>> content_words("Who directed the film Titanic?")
+['direct', 'titanic']
+>>> [s for s, _, _ in split_sentences("Dr. Who is a show. It began in 1963.")]
+['Dr. Who is a show.', 'It began in 1963.']
+>>> parse_dates("born 2 November 1932 in Budapest")[0].value
+(1932, 11, 2)
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most my
+    myself no nor not of off on once only or other our ours out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom whose why will with would you your yours also
+    one two first last whats named name called film movie located""".split()
+)
+
+_WORD = re.compile(r"\w+(?:['’]\w+)?")
+_ABBREV = frozenset(
+    "mr mrs ms dr st jr sr prof gen col lt sgt capt rev hon no vs etc inc ltd co corp fr mt ft u.s u.k".split()
+)
+_SENT_END = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, without possessive 's."""
+    return [re.sub(r"['’]s$", "", w.casefold()) for w in _WORD.findall(text)]
+
+
+def stem(word: str) -> str:
+    """A crude suffix stripper, enough to match 'directed'/'director'/'directs'."""
+    for suffix in ("ional", "ation", "ing", "ers", "ors", "ied", "ed", "er", "or", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> list[str]:
+    """Stemmed non-stopwords, in order, without repeats."""
+    out: list[str] = []
+    for w in words(text):
+        if w not in STOPWORDS and (len(w) > 1 or w.isdigit()):
+            s = stem(w)
+            if s not in out:
+                out.append(s)
+    return out
+
+
+def normalise(text: str) -> str:
+    """Case-folded words joined by single spaces (for matching names in text)."""
+    return " ".join(words(text))
+
+
+def contains_phrase(text: str, phrase: str) -> bool:
+    """Whether ``phrase`` occurs in ``text`` on word boundaries, ignoring case and punctuation."""
+    p = normalise(phrase)
+    return bool(p) and f" {p} " in f" {normalise(text)} "
+
+
+def split_sentences(text: str) -> list[tuple[str, int, int]]:
+    """Sentences of ``text`` as (sentence, start, end) with ``text[start:end] == sentence``.
+
+    Splits after . ! ? followed by a capital or digit, except after common abbreviations and
+    initials ("J. R. R. Tolkien")."""
+    out: list[tuple[str, int, int]] = []
+    start = 0
+    for m in _SENT_END.finditer(text):
+        before = text[start : m.start() + 1].split()
+        last = before[-1].rstrip(".").casefold() if before else ""
+        if len(last) <= 1 or last in _ABBREV or re.fullmatch(r"(\w\.)+\w?", last):
+            continue
+        end = m.end() - len(m.group()) + len(m.group().rstrip())
+        _append(out, text, start, end)
+        start = m.end()
+    _append(out, text, start, len(text))
+    return out
+
+
+def _append(out: list, text: str, start: int, end: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        out.append((text[start:end], start, end))
+
+
+def estimate_tokens(text: str) -> int:
+    """Word-piece count estimate: one token per punctuation mark, one or more per word."""
+    return sum(1 + len(t) // 7 for t in re.findall(r"\w+|[^\w\s]", text))
+
+
+# ---- dates and numbers -----------------------------------------------------------------------------
+
+MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        ["jan january", "feb february", "mar march", "apr april", "may", "jun june", "jul july",
+         "aug august", "sep sept september", "oct october", "nov november", "dec december"]
+    )
+    for m in names.split()
+}
+_M = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+_DATE = re.compile(
+    rf"\b(?:(?P<d1>\d{{1,2}})\s+(?P<m1>{_M})\s*,?\s*(?P<y1>\d{{3,4}})"
+    rf"|(?P<m2>{_M})\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s*,\s*(?P<y2>\d{{3,4}})"
+    rf"|(?P<m3>{_M})\s+(?P<y3>\d{{4}})"
+    rf"|(?P<y4>1\d{{3}}|20\d{{2}}))\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class DateSpan:
+    """A date found in text: comparable ``value`` (year, month, day; 0 when unknown) and its span."""
+
+    text: str
+    start: int
+    end: int
+    value: tuple[int, int, int]
+
+
+def parse_dates(text: str) -> list[DateSpan]:
+    """Dates in ``text`` in order: '2 November 1932', 'July 23, 1968', 'May 1990', '1944'."""
+    out = []
+    for m in _DATE.finditer(text):
+        g = m.groupdict()
+        year = int(g["y1"] or g["y2"] or g["y3"] or g["y4"])
+        month_name = (g["m1"] or g["m2"] or g["m3"] or "").casefold().rstrip(".")
+        day = int(g["d1"] or g["d2"] or 0)
+        month = MONTHS.get(month_name, MONTHS.get(month_name[:3], 0)) if month_name else 0
+        out.append(DateSpan(m.group(), m.start(), m.end(), (year, month, day if day <= 31 else 0)))
+    return out
+
+
+_NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+_NUMBER = re.compile(r"\b(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+
+
+def find_numbers(text: str) -> list[tuple[str, int, int]]:
+    """Cardinal numbers (digits or number words) as (text, start, end)."""
+    return [(m.group(), m.start(), m.end()) for m in _NUMBER.finditer(text)]
