@@ -151,9 +151,9 @@ def resolve(
     >>> from kg.model import Mention
     >>> a = Mention("d1:m0-4", "d1", "d1:p0", 0, 4, "FIBT", "ORG", "ner")
     >>> b = Mention("d2:m0-55", "d2", "d2:p0", 0, 55, "Fédération Internationale de Bobsleigh et de Tobogganing", "ORG", "ner")
-    >>> res = resolve([a, b])
-    >>> [(e.name, e.aliases) for e in res.entities], res.assignments[a.id] == res.assignments[b.id]
-    ([('Fédération Internationale de Bobsleigh et de Tobogganing', ('FIBT',))], True)
+    >>> res = resolve([a, b])  # across documents an acronym is linked, not merged
+    >>> [e.name for e in res.entities], [s.reason for s in res.synonyms]
+    (['Fédération Internationale de Bobsleigh et de Tobogganing', 'FIBT'], ['acronym'])
     """
     _check_config(config)
     ordered = sorted(set(mentions), key=_mention_order)
