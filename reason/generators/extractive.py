@@ -2,7 +2,10 @@
 
 Factoid questions get the best-scoring mention of the expected answer type (from the question's
 wording) that is not an entity of the question, scored by type fit, the end of the reasoning chain,
-graph rank of the candidate, evidence rank, and closeness to the question's words. Comparisons go to
+graph rank of the candidate, evidence rank, and closeness to the question's words. A nested
+question ("the seat of the county where X is located") is answered in two steps: first the entity
+it describes (the bridge: "the county where X is located"), then the answer among the sentences
+about the bridge, never the bridge itself. Comparisons go to
 ``compare``; yes/no questions check how much of the question the evidence about its subject states.
 
 >>> ExtractiveGenerator().name
@@ -16,19 +19,37 @@ from dataclasses import dataclass, field
 from ..context import Context
 from .base import Generation, empty_usage
 from .compare import answer_choice, answer_same
-from .evidence import Sentence, in_question, question_entities, sentences_of
-from .question import DATE, NAMED, QuestionAnalysis, analyse_question
-from .text import content_words, contains_phrase, find_numbers, normalise, parse_dates
+from .evidence import Sentence, in_question, question_entities, same_name, sentences_of, strip_parenthetical
+from .nested import Description, describe
+from .question import DATE, NAMED, QuestionAnalysis, analyse_question, answer_types
+from .text import content_words, contains_phrase, find_numbers, normalise, parse_dates, states
 
 YES_COVERAGE = 0.6  # share of the question's words a yes/no answer's evidence must state
 
 
 @dataclass
 class _Candidate:
+    key: str
     text: Counter = field(default_factory=Counter)
     score: float = 0.0
     sentence: Sentence | None = None
     count: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.text.most_common(1)[0][0]
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What an answer is looked for with: the question ``words`` its sentence should state, the
+    ``anchors`` one of which it must name (empty: any), and the ``bridge`` of a nested question
+    (excluded as an answer; the answer's sentence must be about it)."""
+
+    words: frozenset[str]
+    anchors: tuple[str, ...] = ()
+    bridge: _Candidate | None = None
+    titles: frozenset[str] = frozenset()  # normalised source titles: a bridge usually has its own source
 
 
 class ExtractiveGenerator:
@@ -63,33 +84,59 @@ class ExtractiveGenerator:
 
 
 def _answer_factoid(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence]):
-    cands = _collect(q, ctx, sentences)
+    nested = describe(ctx.question)
+    bridge = _find_bridge(nested, ctx, sentences) if nested else None
+    if bridge is not None:
+        types = answer_types(nested.outer)
+        outer_q = QuestionAnalysis(q.question, q.form, types if types[0] else q.types)
+        best = _best(_collect(outer_q, ctx, sentences, _Scope(frozenset(nested.outer_words), (), bridge)))
+        if best is not None:
+            return best.name, [best.sentence.citation, bridge.sentence.citation]
+    # No nesting, or nothing stated about the bridge: answer the question as a whole.
+    best = _best(_collect(q, ctx, sentences, _Scope(frozenset(content_words(ctx.question)))))
+    return best and (best.name, _support(best.sentence, ctx, sentences))
+
+
+def _find_bridge(nested: Description, ctx: Context, sentences: list[Sentence]) -> _Candidate | None:
+    """The entity a nested question describes: the best answer to its description, stated next to a
+    name of the description, preferably an entity with a source of its own."""
+    inner = QuestionAnalysis(nested.text, "factoid", answer_types(f"which {nested.noun}"))
+    anchors = tuple(x.mention for x in ctx.linked if x.mention[:1].isupper() and x.mention in nested.text)
+    titles = frozenset(normalise(strip_parenthetical(s.title)) for s in sentences if s.title)
+    return _best(_collect(inner, ctx, sentences, _Scope(frozenset(content_words(nested.text)), anchors, None, titles)))
+
+
+def _best(cands: dict[str, _Candidate]) -> _Candidate | None:
     if not cands:
         return None
-    best = max(cands.values(), key=lambda c: (c.score, c.count, -c.sentence.order))
-    text = best.text.most_common(1)[0][0]
-    return text, _support(best.sentence, ctx, sentences)
+    return max(cands.values(), key=lambda c: (c.score, c.count, -c.sentence.order))
 
 
-def _collect(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence]) -> dict[str, _Candidate]:
+def _collect(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence], scope: _Scope) -> dict[str, _Candidate]:
+    """Answer candidates by key, scored by type fit, closeness to ``scope.words``, chain, graph rank,
+    evidence rank and, for a nested question, being stated about its bridge."""
     linked_ids, linked_names = question_entities(ctx)
-    words = set(content_words(ctx.question))
     bridges = _bridge_entities(sentences, linked_ids, linked_names)
     rank = {c.entity_id: i for i, c in enumerate(ctx.candidates)}
     chain_end = normalise(ctx.chain[-1].object) if ctx.chain else ""
     chain_inner = {normalise(h.object) for h in ctx.chain[:-1]}
     cands: dict[str, _Candidate] = {}
     for s in sentences:
+        about = _about_bridge(s, scope.bridge)
+        if scope.bridge is not None and not about or scope.anchors and not _names_any(s, scope.anchors):
+            continue
         for text, label, eid in _spans(q, s):
             fit = _type_fit(q, label)
-            if fit <= 0 or in_question(text, eid, ctx, linked_ids):
-                continue
             key = eid or normalise(text)
-            score = 2.0 * fit + 0.5 / s.source
-            score += _closeness(s, text, words) + _context_bonus(s, linked_ids, linked_names, bridges, eid)
+            if fit <= 0 or scope.bridge is not None and fit < 1 or in_question(text, eid, ctx, linked_ids) or _is_bridge(key, text, scope.bridge):
+                continue
+            score = 2.0 * fit + 0.5 / s.source + _closeness(s, text, scope.words) + about
+            if scope.bridge is None:
+                score += _context_bonus(s, linked_ids, linked_names, bridges, eid)
             score += 0.8 / (1 + rank[eid]) if eid in rank else 0.0
+            score += 1.0 if normalise(text) in scope.titles and not same_name(text, s.title) else 0.0
             score += 1.5 if normalise(text) == chain_end else 0.3 if normalise(text) in chain_inner else 0.0
-            c = cands.setdefault(key, _Candidate())
+            c = cands.setdefault(key, _Candidate(key))
             c.text[text] += 1
             c.count += 1
             if score > c.score:
@@ -97,6 +144,27 @@ def _collect(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence]) -> di
     for c in cands.values():
         c.score += 0.1 * min(3, c.count - 1)
     return cands
+
+
+def _names_any(s: Sentence, names: tuple[str, ...]) -> bool:
+    return any(contains_phrase(s.text, n) or s.title and same_name(s.title, n) for n in names)
+
+
+def _is_bridge(key: str, text: str, bridge: _Candidate | None) -> bool:
+    return bridge is not None and (key == bridge.key or same_name(text, bridge.name))
+
+
+def _about_bridge(s: Sentence, bridge: _Candidate | None) -> float:
+    """Bonus for a sentence of the bridge's own source (title) or naming the bridge, except the
+    sentence that led to the bridge (it answers the description, not the question)."""
+    if bridge is None:
+        return 0.0
+    if s.title and same_name(s.title, bridge.name):
+        return 1.5
+    if s is bridge.sentence:
+        return 0.0
+    named = any(m.entity_id == bridge.key for m in s.mentions) or contains_phrase(s.text, bridge.name)
+    return 1.0 if named else 0.0
 
 
 def _spans(q: QuestionAnalysis, s: Sentence):
@@ -133,7 +201,8 @@ def _closeness(s: Sentence, text: str, qwords: set[str]) -> float:
     """Share of the question's words in the sentence, not counting the candidate's own words."""
     own = set(content_words(text))
     wanted = qwords - own
-    return len(wanted & set(content_words(s.text))) / max(1, len(wanted))
+    stated = set(content_words(s.text))
+    return sum(states(stated, w) for w in wanted) / max(1, len(wanted))
 
 
 def _mentions_linked(s: Sentence, linked_ids: set[str], linked_names: list[str]) -> bool:

@@ -54,6 +54,29 @@ def content_words(text: str) -> list[str]:
     return out
 
 
+# Words that state the same relation ("married" ~ "wife"), as stems; a question word counts as
+# stated by a sentence holding any word of its group.
+_RELATED_GROUPS = (
+    "marry married marriage wife husband spouse wed widow",
+    "father mother parent son daughter child children",
+    "born birth birthplace native",
+    "die died death dead",
+    "play played star starred portray portrayed voice voiced cast role",
+    "study studied attend attended educated graduated alumnus",
+    "found founded establish established create created",
+)
+RELATED = {stem(w): frozenset(stem(x) for x in g.split()) for g in _RELATED_GROUPS for w in g.split()}
+
+
+def states(sentence_words: set[str], word: str) -> bool:
+    """Whether a sentence's content words state ``word`` (a stem) or a word of the same relation.
+
+    >>> states({"wife", "frederick"}, "marr")
+    True
+    """
+    return word in sentence_words or bool(RELATED.get(word, frozenset()) & sentence_words)
+
+
 def normalise(text: str) -> str:
     """Case-folded words joined by single spaces (for matching names in text)."""
     return " ".join(words(text))

@@ -17,6 +17,8 @@ from kg.model import (
 from kg.registry import create
 from reason.context import build_context
 from reason.generate import ExtractiveGenerator, Generation, Generator, OpenAIGenerator, TransformersGenerator
+from reason.generators.nested import describe
+from reason.generators.text import states
 
 HERE = Path(__file__).resolve().parent
 
@@ -117,6 +119,75 @@ def test_no_candidate_of_the_expected_type_is_not_found():
 def test_empty_context_is_not_found():
     g, r = build([], "Who directed Titanic?")
     assert ExtractiveGenerator().generate(build_context(r, g)) == Generation("Not found in the documents.", False)
+
+
+# ---- extractive: nested questions ------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("What is the seat of the county where Van Hook Township is located?",
+         ("the county where Van Hook Township is located", "county", ("seat",))),
+        ("What team was Anna Benson's husband on?", ("Anna Benson's husband", "husband", ("team",))),
+        ("When did James Stanley (Bishop)'s father die?", ("James Stanley (Bishop)'s father", "father", ("die",))),
+        ("What year did the author of The First Blast of the Trumpet die?",
+         ("the author of The First Blast of the Trumpet", "author", ("year", "die"))),
+        ("Where was the director of film Oh Billy, Behave born?",
+         ("the director of film Oh Billy, Behave", "director", ("born",))),
+    ],
+)
+def test_describe_finds_the_innermost_description_and_the_words_outside_it(question, expected):
+    d = describe(question)
+    assert (d.text, d.noun, d.outer_words) == expected
+
+
+@pytest.mark.parametrize(
+    "question", ["Who is the director of Titanic?", "Who is Anna Benson's husband?", "Who directed Titanic?"]
+)
+def test_describe_is_none_when_the_question_asks_for_the_described_entity(question):
+    assert describe(question) is None
+
+
+VAN_HOOK = ("Van Hook Township", "Van Hook Township is a township in Mountrail County, North Dakota.",
+            {"Van Hook Township": "GPE", "Mountrail County": "GPE", "North Dakota": "GPE"})
+MOUNTRAIL = ("Mountrail County", "Mountrail County is a county in North Dakota. Its county seat is Stanley.",
+             {"Mountrail County": "GPE", "North Dakota": "GPE", "Stanley": "GPE"})
+
+
+def test_nested_question_answers_about_the_bridge_not_with_it():
+    chain = (Hop("Van Hook Township", "township_in", "Mountrail County"),)
+    gen = extract([VAN_HOOK, MOUNTRAIL], "What is the seat of the county where Van Hook Township is located?",
+                  linked=["Van Hook Township"], candidates=["Mountrail County", "North Dakota"], chain=chain)
+    assert (gen.text, gen.found) == ("Stanley", True)
+    assert [c.quote for c in gen.citations] == [
+        "Its county seat is Stanley.", "Van Hook Township is a township in Mountrail County, North Dakota."
+    ]
+
+
+def test_nested_question_prefers_the_bridge_with_its_own_source_and_related_words():
+    north_star = ("The North Star", "The North Star was a newspaper published by Frederick Douglass in Rochester.",
+                  {"The North Star": "WORK_OF_ART", "Frederick Douglass": "PERSON", "Rochester": "GPE"})
+    douglass = ("Frederick Douglass", "Frederick Douglass was a writer. Gerrit Smith was a friend of Douglass.",
+                {"Frederick Douglass": "PERSON", "Gerrit Smith": "PERSON"})
+    helen = ("Helen Pitts", "Helen Pitts was the second wife of Frederick Douglass.",
+             {"Helen Pitts": "PERSON", "Frederick Douglass": "PERSON"})
+    gen = extract([north_star, douglass, helen], "Who married the publisher of The North Star?",
+                  linked=["The North Star"])
+    assert gen.text == "Helen Pitts"
+
+
+def test_possessive_bridge_then_attribute_of_the_expected_type():
+    anna = ("Anna Benson", "Anna Benson is the wife of Kris Benson, a baseball pitcher from Kentucky.",
+            {"Anna Benson": "PERSON", "Kris Benson": "PERSON", "Kentucky": "GPE"})
+    kris = ("Kris Benson", "Kris Benson pitched for the Pittsburgh Pirates in Pennsylvania.",
+            {"Kris Benson": "PERSON", "Pittsburgh Pirates": "ORG", "Pennsylvania": "GPE"})
+    gen = extract([anna, kris], "What team was Anna Benson's husband on?", linked=["Anna Benson"])
+    assert gen.text == "Pittsburgh Pirates"
+
+
+def test_nested_question_with_nothing_about_the_bridge_answers_the_whole_question():
+    gen = extract([ALPHA], "When was the director of Alpha born?", linked=["Alpha"])
+    assert (gen.text, gen.found) == ("1960", True)
 
 
 # ---- extractive: comparisons and yes/no -------------------------------------------------------------
@@ -411,3 +482,11 @@ def test_packaged_smollm2_answers_from_the_sources(smollm2):
         "Titanic is a 1997 American film directed by James Cameron.",
         "James Cameron was born on August 16, 1954 in Kapuskasing, Canada.",
     ]
+
+
+@pytest.mark.parametrize(
+    "sentence_words, word, expected",
+    [({"wife", "helen"}, "marr", True), ({"son", "robert"}, "fath", True), ({"born", "paris"}, "die", False)],
+)
+def test_states_counts_words_of_the_same_relation(sentence_words, word, expected):
+    assert states(sentence_words, word) is expected
