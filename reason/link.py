@@ -1,0 +1,201 @@
+"""Question entity linking: mentions in a question -> graph entities, by exact name, alias, fuzzy
+(rapidfuzz) and embedding match.
+
+Mentions come from a ``MentionFinder`` injected by the caller (the facade passes the spaCy one from
+``extract.question_mentions``); ``NameMentionFinder`` is a model-free finder that spots known entity
+names in the question, and its matches are always added.
+
+>>> from kg.graph import KnowledgeGraph
+>>> from kg.model import Entity
+>>> g = KnowledgeGraph(entities={"e1": Entity("e1", "Ada Lovelace", "PERSON", ("Ada King",))})
+>>> table = NameTable.from_graph(g)
+>>> [(l.mention, l.name, l.method) for l in link_entities("Who taught Ada King?", g, None, None, table)]
+[('Ada King', 'Ada Lovelace', 'alias')]
+"""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from kg.embedding import Embedder
+from kg.graph import KnowledgeGraph
+from kg.model import LinkedEntity
+
+from .index import VectorIndex
+
+_LEADING = re.compile(r"^(?:the|a|an|film|movie|song|album|book)\s+")
+_QUESTION_WORDS = frozenset("who whom whose what which where when why how is are was were do does did".split())
+
+
+@runtime_checkable
+class MentionFinder(Protocol):
+    """Finds entity mentions and salient noun phrases in a question: ``(surface, label)`` pairs."""
+
+    def find(self, text: str) -> list[tuple[str, str]]: ...
+
+
+def name_key(text: str) -> str:
+    """The form names are compared in: NFKC, case-folded, punctuation-light, no leading article.
+
+    >>> name_key("  The  Beatles' ")
+    'beatles'
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = re.sub(r"[\"“”‘’`]", "'", text)
+    text = re.sub(r"[^\w'&()\-.,: ]+", " ", text)
+    text = " ".join(text.split()).strip(" '.,:")
+    return _LEADING.sub("", text)
+
+
+@dataclass(frozen=True)
+class NameTable:
+    """Lookup tables of one graph's entity names, built once per loaded graph.
+
+    ``specificity[eid]`` is ``1 / log2(2 + passages mentioning it)``: rare names weigh more as
+    seeds than names found everywhere (HippoRAG's node specificity)."""
+
+    by_name: dict[str, tuple[str, ...]]
+    by_alias: dict[str, tuple[str, ...]]
+    keys: tuple[str, ...]  # distinct name keys, for fuzzy matching
+    specificity: dict[str, float]
+    max_words: int
+
+    @classmethod
+    def from_graph(cls, graph: KnowledgeGraph) -> "NameTable":
+        counts: dict[str, set[str]] = defaultdict(set)
+        for mid, eid in graph.assignments.items():
+            m = graph.mentions.get(mid)
+            if m is not None:
+                counts[eid].add(m.passage_id)
+        by_name: dict[str, list[str]] = defaultdict(list)
+        by_alias: dict[str, list[str]] = defaultdict(list)
+        for e in graph.entities.values():
+            if key := name_key(e.name):
+                by_name[key].append(e.id)
+            for a in e.aliases:
+                if (akey := name_key(a)) and akey != key:
+                    by_alias[akey].append(e.id)
+        rank = lambda ids: tuple(sorted(set(ids), key=lambda i: (-len(counts.get(i, ())), i)))
+        spec = {e: 1.0 / math.log2(2 + len(counts.get(e, ()))) for e in graph.entities}
+        longest = max((len(k.split()) for k in list(by_name) + list(by_alias)), default=1)
+        return cls({k: rank(v) for k, v in by_name.items()}, {k: rank(v) for k, v in by_alias.items()},
+                   tuple(sorted(by_name)), spec, min(longest, 12))
+
+
+class NameMentionFinder:
+    """Model-free finder: the longest word n-grams of the question that are known entity names.
+
+    >>> t = NameTable({"ada lovelace": ("e1",)}, {}, ("ada lovelace",), {"e1": 1.0}, 2)
+    >>> NameMentionFinder(t).find("Was Ada Lovelace a poet?")
+    [('Ada Lovelace', 'NAME')]
+    """
+
+    def __init__(self, table: NameTable):
+        self.table = table
+
+    def find(self, text: str) -> list[tuple[str, str]]:
+        spans = [(m.start(), m.end()) for m in re.finditer(r"[\w'&\-.]+", text)]
+        found, n, i = [], len(spans), 0
+        while i < n:
+            for j in range(min(n, i + self.table.max_words), i, -1):
+                surface = text[spans[i][0] : spans[j - 1][1]].strip(".'")
+                key = name_key(surface)
+                if _linkable(key, surface) and (key in self.table.by_name or key in self.table.by_alias):
+                    found.append((surface, "NAME"))
+                    i = j - 1
+                    break
+            i += 1
+        return found
+
+
+def _linkable(key: str, surface: str) -> bool:
+    """Skip question words and short lower-case common words as stand-alone mentions."""
+    if not key or key in _QUESTION_WORDS:
+        return False
+    return any(c.isupper() or c.isdigit() for c in surface) or len(key.split()) > 1
+
+
+def link_entities(
+    question: str,
+    graph: KnowledgeGraph,
+    finder: MentionFinder | None,
+    embedder: Embedder | None,
+    table: NameTable | None = None,
+    entity_index: VectorIndex | None = None,
+    fuzzy_threshold: float = 90.0,
+    embedding_threshold: float = 0.85,
+) -> list[LinkedEntity]:
+    """Link the question's mentions to graph entities; sorted by match score, then by specificity
+    (rarer entities first).
+
+    Each mention tries, in order: exact name, alias, fuzzy name (rapidfuzz ratio >= threshold),
+    embedding nearest neighbour over entity names (cosine >= threshold, needs ``embedder`` and
+    ``entity_index``); the last two only for name-like mentions (with a capital or a digit), so
+    common phrases ("the county") do not drift to unrelated names. Names spotted by
+    ``NameMentionFinder`` are always included."""
+    table = table or NameTable.from_graph(graph)
+    mentions = list(finder.find(question)) if finder is not None else []
+    mentions += NameMentionFinder(table).find(question)
+    links: dict[str, LinkedEntity] = {}
+    unmatched: list[str] = []
+    for surface, _label in _dedupe(mentions):
+        name_like = any(c.isupper() or c.isdigit() for c in surface)
+        found = _lexical(surface, graph, table, fuzzy_threshold if name_like else 101.0)
+        if not found and name_like:  # common lower-case phrases link exactly or not at all
+            unmatched.append(surface)
+        for link in found:
+            if link.entity_id not in links or link.score > links[link.entity_id].score:
+                links[link.entity_id] = link
+    for link in _by_embedding(unmatched, graph, embedder, entity_index, embedding_threshold):
+        links.setdefault(link.entity_id, link)
+    return sorted(links.values(), key=lambda l: (-l.score, -table.specificity.get(l.entity_id, 0), l.entity_id))
+
+
+def _dedupe(mentions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen, out = set(), []
+    for surface, label in mentions:
+        key = name_key(surface)
+        if key and key not in seen and key not in _QUESTION_WORDS:
+            seen.add(key)
+            out.append((surface.strip(), label))
+    return out
+
+
+def _lexical(surface: str, graph: KnowledgeGraph, table: NameTable, threshold: float) -> list[LinkedEntity]:
+    key = name_key(surface)
+    for method, index in (("exact", table.by_name), ("alias", table.by_alias)):
+        if key in index:
+            return [_link(surface, graph, eid, 1.0, method) for eid in index[key][:3]]
+    if len(key) < 4 or not table.keys:
+        return []
+    from rapidfuzz import fuzz, process
+
+    if threshold > 100:
+        return []
+    hit = process.extractOne(key, table.keys, scorer=fuzz.ratio, score_cutoff=threshold)
+    if hit is None:
+        return []
+    return [_link(surface, graph, eid, round(hit[1] / 100.0, 4), "fuzzy") for eid in table.by_name[hit[0]][:3]]
+
+
+def _by_embedding(surfaces, graph, embedder, entity_index, threshold) -> list[LinkedEntity]:
+    if not surfaces or embedder is None or entity_index is None or not len(entity_index):
+        return []
+    vectors = np.asarray(embedder.embed(list(surfaces)))
+    out = []
+    for surface, vec in zip(surfaces, vectors):
+        for eid, score in entity_index.search(vec, 1):
+            if score >= threshold and eid in graph.entities:
+                out.append(_link(surface, graph, eid, round(float(score), 4), "embedding"))
+    return out
+
+
+def _link(surface: str, graph: KnowledgeGraph, eid: str, score: float, method: str) -> LinkedEntity:
+    e = graph.entities[eid]
+    return LinkedEntity(surface, e.id, e.name, e.type, score, method)

@@ -1,0 +1,89 @@
+"""Question entity linking: exact, alias, fuzzy and embedding matches, with an injected finder."""
+from __future__ import annotations
+
+import numpy as np
+
+from kg.graph import KnowledgeGraph, VectorTable
+from kg.model import Entity, LinkedEntity, Mention
+from reason.index import VectorIndex
+from reason.link import MentionFinder, NameMentionFinder, NameTable, link_entities, name_key
+
+
+class FixedFinder:
+    """Returns the same mentions for every question."""
+
+    def __init__(self, mentions):
+        self.mentions = list(mentions)
+
+    def find(self, text):
+        return list(self.mentions)
+
+
+class KeywordEmbedder:
+    """Two-dimensional vectors: 'city' words on one axis, everything else on the other."""
+
+    name = "keyword"
+
+    def embed(self, texts):
+        rows = [[1.0, 0.0] if any(w in t.casefold() for w in ("city", "capital", "paris")) else [0.0, 1.0] for t in texts]
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), 2)
+
+
+def _graph() -> KnowledgeGraph:
+    ents = [Entity("e1", "Ada Lovelace", "PERSON", ("Ada King",)), Entity("e2", "Paris", "GPE"),
+            Entity("e3", "Paris", "PERSON"), Entity("e4", "Analytical Engine", "PRODUCT"), Entity("e5", "film", "CONCEPT")]
+    ms = {f"m{i}": Mention(f"m{i}", "d", f"d:p{i}", 0, 1, "x", "X", "ner") for i in range(4)}
+    # Paris the city is mentioned in three passages, Paris the person in one
+    assignments = {"m0": "e2", "m1": "e2", "m2": "e2", "m3": "e3"}
+    return KnowledgeGraph(entities={e.id: e for e in ents}, mentions=ms, assignments=assignments)
+
+
+def test_fixed_finder_satisfies_the_protocol():
+    assert isinstance(FixedFinder([]), MentionFinder)
+
+
+def test_name_key_normalises():
+    assert name_key("The  Analytical Engine!") == "analytical engine"
+    assert name_key("film Hype") == "hype"
+
+
+def test_name_table_ranks_same_name_by_attestation_and_specificity():
+    table = NameTable.from_graph(_graph())
+    assert table.by_name["paris"] == ("e2", "e3")
+    assert table.by_alias == {"ada king": ("e1",)}
+    assert round(table.specificity["e2"], 4) == round(1 / np.log2(5), 4)
+    assert table.specificity["e4"] == 1.0
+
+
+def test_name_finder_takes_longest_capitalised_names():
+    table = NameTable.from_graph(_graph())
+    assert NameMentionFinder(table).find("Did Ada Lovelace see the Analytical Engine in a film?") == [
+        ("Ada Lovelace", "NAME"), ("Analytical Engine", "NAME")]
+
+
+def test_link_exact_alias_and_ambiguous_names():
+    g = _graph()
+    links = link_entities("Did Ada King visit Paris?", g, FixedFinder([]), None)
+    assert [(l.mention, l.entity_id, l.method, l.score) for l in links] == [
+        ("Ada King", "e1", "alias", 1.0), ("Paris", "e3", "exact", 1.0), ("Paris", "e2", "exact", 1.0)]
+    # equal scores: the more specific (rarer) entity first
+
+
+def test_link_fuzzy_match_from_finder():
+    links = link_entities("Who built the Analytic Engine?", _graph(), FixedFinder([("Analytic Engine", "PRODUCT")]), None)
+    assert links == [LinkedEntity("Analytic Engine", "e4", "Analytical Engine", "PRODUCT", 0.9375, "fuzzy")]
+
+
+def test_link_embedding_fallback_needs_threshold():
+    g = _graph()
+    vectors = KeywordEmbedder().embed([e.name for e in g.entities.values()])
+    index = VectorIndex(VectorTable(tuple(g.entities), vectors, "keyword"))
+    finder = FixedFinder([("the French capital city", "CONCEPT")])
+    links = link_entities("What is in the French capital city?", g, finder, KeywordEmbedder(), entity_index=index)
+    assert [(l.entity_id, l.method, l.score) for l in links] == [("e2", "embedding", 1.0)]
+    strict = link_entities("x", g, finder, KeywordEmbedder(), entity_index=index, embedding_threshold=1.01)
+    assert strict == []
+
+
+def test_lower_case_common_words_are_not_linked_by_the_name_finder():
+    assert link_entities("Which film is it?", _graph(), None, None) == []

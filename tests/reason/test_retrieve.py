@@ -1,0 +1,182 @@
+"""The Retriever on a tiny hand-made graph with the deterministic HashingEmbedder and a fixed finder."""
+from __future__ import annotations
+
+import pytest
+
+from kg.config import RetrieveConfig
+from kg.embedding import HashingEmbedder
+from kg.errors import ConfigError
+from kg.graph import KnowledgeGraph, assemble_graph
+from kg.model import Document, DocumentExtraction, Entity, Mention, Passage, RawRelation, Resolution, entity_id
+from reason.retrieve import MODES, HybridWeights, Retriever
+
+# title, text, [(mention text, label)], [(subject, predicate, object)]
+DOCS = [
+    ("Blind Shaft", "Blind Shaft is a 2003 film directed by Li Yang.", [("Li Yang", "PERSON")],
+     [("Blind Shaft", "directed_by", "Li Yang")]),
+    ("Li Yang", "Li Yang is a Chinese film director born in Xian.", [("Xian", "GPE")], [("Li Yang", "born_in", "Xian")]),
+    ("Xian", "Xian is a city in Shaanxi province.", [("Shaanxi", "GPE")], [("Xian", "located_in", "Shaanxi")]),
+    ("Paris", "Paris is the capital of France.", [("France", "GPE")], [("Paris", "capital_of", "France")]),
+    ("Tea", "Tea is a drink brewed from leaves.", [], []),
+    ("Tea (copy)", "Tea is a drink brewed from leaves.", [], []),
+]
+TYPES = {"Blind Shaft": "WORK_OF_ART", "Li Yang": "PERSON", "Xian": "GPE", "Shaanxi": "GPE", "Paris": "GPE",
+         "France": "GPE", "Tea": "CONCEPT", "Tea (copy)": "CONCEPT"}
+
+
+def _document(title, text, spans, facts):
+    d = Document.from_text(text, source=f"{title}.txt", title=title)
+    p = Passage(f"{d.id}:p0", d.id, 0, 0, len(text), text)
+    found = {title: (text.find(title.split(" (")[0]), "title")} | {s: (text.find(s), "ner") for s, _ in spans}
+    mentions = {name: Mention(f"{d.id}:m{start}", d.id, p.id, start, start + len(name.split(" (")[0]), name, TYPES[name], kind)
+                for name, (start, kind) in found.items()}
+    rels = tuple(RawRelation(mentions[s].id, pred, mentions[o].id, p.id, 0, len(text), 0.8, "svo") for s, pred, o in facts)
+    return d, p, DocumentExtraction(d.id, tuple(mentions.values()), rels)
+
+
+@pytest.fixture(scope="module")
+def graph() -> KnowledgeGraph:
+    parts = [_document(*x) for x in DOCS]
+    mentions = [m for _, _, ex in parts for m in ex.mentions]
+    ents = {m.text: Entity(entity_id(m.text, m.label), m.text, m.label) for m in mentions}
+    res = Resolution(tuple(ents.values()), {m.id: ents[m.text].id for m in mentions})
+    return assemble_graph([d for d, _, _ in parts], [p for _, p, _ in parts], [ex for _, _, ex in parts], res)
+
+
+class FixedFinder:
+    def __init__(self, mentions):
+        self.mentions = mentions
+
+    def find(self, text):
+        return list(self.mentions)
+
+
+@pytest.fixture(scope="module")
+def retriever(graph) -> Retriever:
+    return Retriever(graph, HashingEmbedder(dim=512), FixedFinder([("Blind Shaft", "WORK_OF_ART")]))
+
+
+QUESTION = "Where was the director of Blind Shaft born?"
+
+
+def titles(retrieval):
+    return [e.title for e in retrieval.evidence]
+
+
+def test_unknown_mode_is_a_config_error(retriever, graph):
+    with pytest.raises(ConfigError, match="unknown retrieval mode 'magic'; expected one of: dense, bm25, graph, hybrid"):
+        retriever.retrieve(QUESTION, mode="magic")
+    with pytest.raises(ConfigError, match="unknown retrieval mode 'x'"):
+        Retriever(graph, HashingEmbedder(dim=8), config=RetrieveConfig(mode="x"))
+    with pytest.raises(ConfigError, match="k must be at least 1, got 0"):
+        retriever.retrieve(QUESTION, k=0)
+
+
+def test_dense_and_bm25_find_the_question_entity_page_first(retriever):
+    for mode in ("dense", "bm25"):
+        r = retriever.retrieve(QUESTION, k=3, mode=mode)
+        assert r.mode == mode and titles(r)[0] == "Blind Shaft"
+        assert [e.rank for e in r.evidence] == [1, 2, 3]
+        assert all(e.mode == mode for e in r.evidence)
+        assert [e.score for e in r.evidence] == sorted((e.score for e in r.evidence), reverse=True)
+        assert r.linked == ()
+
+
+def test_hybrid_follows_the_bridge_to_the_director_page(retriever):
+    r = retriever.retrieve(QUESTION, k=2)
+    assert r.mode == "hybrid"
+    assert titles(r) == ["Blind Shaft", "Li Yang"]
+    assert [(l.mention, l.name, l.method) for l in r.linked] == [("Blind Shaft", "Blind Shaft", "exact")]
+
+
+def test_hybrid_chain_cites_the_supporting_sentences(retriever):
+    r = retriever.retrieve(QUESTION, k=4)
+    assert titles(r)[:2] == ["Blind Shaft", "Li Yang"] and "Xian" in titles(r)
+    assert [(h.subject, h.predicate, h.object) for h in r.chain] == [
+        ("Blind Shaft", "directed_by", "Li Yang"), ("Li Yang", "born_in", "Xian")]
+    assert r.chain[1].evidence.quote == "Li Yang is a Chinese film director born in Xian."
+    assert r.chain[1].evidence.title == "Li Yang" and r.chain[1].evidence.source == "Li Yang.txt"
+
+
+def test_graph_mode_ranks_by_pagerank_from_the_linked_entity(graph):
+    # only the linked entity seeds the walk: passages rank by their distance from it
+    weights = HybridWeights(facts=0, passage_seed=0.0)
+    walker = Retriever(graph, HashingEmbedder(dim=64), FixedFinder([("Blind Shaft", "WORK_OF_ART")]), weights=weights)
+    r = walker.retrieve(QUESTION, k=4, mode="graph")
+    assert titles(r) == ["Blind Shaft", "Li Yang", "Xian", "Paris"]
+    assert r.evidence[0].score > r.evidence[1].score > r.evidence[2].score > 0.0
+    assert r.evidence[3].score == 0.0  # unreachable from the seed
+
+
+def test_graph_mode_seeds_facts_and_passages_by_default(retriever):
+    r = retriever.retrieve(QUESTION, k=2, mode="graph")
+    assert titles(r) == ["Blind Shaft", "Li Yang"]
+
+
+def test_answer_candidates_exclude_question_entities(retriever):
+    r = retriever.retrieve(QUESTION, k=3)
+    names = [e.name for e in r.entities]
+    assert "Blind Shaft" not in names
+    assert names[0] == "Li Yang"
+    assert set(names[:3]) == {"Li Yang", "Xian", "Shaanxi"}
+
+
+def test_near_duplicate_passages_are_removed(retriever):
+    r = retriever.retrieve("What is tea brewed from?", k=3, mode="bm25")
+    assert titles(r)[0] in {"Tea", "Tea (copy)"}
+    assert titles(r).count("Tea") + titles(r).count("Tea (copy)") == 1
+    assert len(r.evidence) == 3
+
+
+def test_timings_per_stage(retriever):
+    r = retriever.retrieve(QUESTION, k=2)
+    assert {"embed", "first_hop", "link", "graph", "bridge", "rank", "total"} <= set(r.timings)
+    assert r.timings["total"] == pytest.approx(sum(v for key, v in r.timings.items() if key != "total"))
+
+
+def test_modes_are_listed():
+    assert MODES == ("dense", "bm25", "graph", "hybrid")
+
+
+def test_works_without_stored_vectors_or_finder(graph):
+    r = Retriever(graph, HashingEmbedder(dim=64)).retrieve("Who directed Blind Shaft?", k=1)
+    assert titles(r) == ["Blind Shaft"]
+    assert [l.method for l in r.linked] == ["exact"]  # found by the name finder alone
+
+
+# ---- end to end: the real spaCy pipeline and MiniLM on samples/ ----------------------------------
+
+SAMPLES = __import__("pathlib").Path(__file__).resolve().parents[2] / "samples"
+
+
+@pytest.fixture(scope="session")
+def sample_kb(tmp_path_factory):
+    import kg.api
+
+    out = tmp_path_factory.mktemp("kg-samples")
+    kg.api.build([str(SAMPLES / "corpus")], out, progress=False)
+    return kg.api.open(out)
+
+
+def _sample_recall(kb, mode: str, k: int = 5) -> float:
+    import json
+
+    external = {d.id: d.external_id for d in kb.graph.documents.values()}
+    questions = [json.loads(x) for x in (SAMPLES / "questions.jsonl").read_text().splitlines() if x.strip()]
+    total = 0.0
+    for q in questions:
+        docs = list(dict.fromkeys(external[e.doc_id] for e in kb.retrieve(q["question"], k=k, mode=mode).evidence))
+        total += len(set(docs[:k]) & set(q["supporting_ids"])) / len(q["supporting_ids"])
+    return total / len(questions)
+
+
+@pytest.mark.e2e
+def test_samples_hybrid_finds_the_gold_passages(sample_kb):
+    hybrid = _sample_recall(sample_kb, "hybrid")
+    assert hybrid >= 0.9
+    assert hybrid >= _sample_recall(sample_kb, "bm25")
+    r = sample_kb.retrieve("What is the seat of the county where Van Hook Township is located?", k=5)
+    assert "Van Hook Township" in [l.name for l in r.linked]
+    gold = {"Van Hook Township, Mountrail County, North Dakota", "Mountrail County Courthouse"}  # the seat: Stanley
+    assert gold <= {e.title for e in r.evidence}
+    assert r.timings["total"] > 0 and r.mode == "hybrid"
