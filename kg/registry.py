@@ -19,6 +19,7 @@ from .errors import ConfigError
 _REGISTRY: dict[str, dict[str, str]] = {
     "extractor": {"spacy": "extract.spacy_extractor:SpacyExtractor"},
     "embedder": {
+        "onnx-minilm": "kg.onnx_embedding:OnnxMiniLMEmbedder",
         "sentence-transformers": "kg.embedding:SentenceTransformerEmbedder",
         "hashing": "kg.embedding:HashingEmbedder",
     },

