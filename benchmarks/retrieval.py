@@ -31,13 +31,15 @@ def load_questions(path: Path, limit: int | None = None) -> list[dict]:
     return rows[:limit] if limit else rows
 
 
-def open_graph(corpus: Path, graph_dir: Path, rebuild: bool = False):
+def open_graph(corpus: Path, graph_dir: Path, rebuild: bool = False, workers: int = 2):
     """Open the cached graph of ``corpus``, building it first when absent."""
     import kg.api
+    from kg.config import BuildConfig
 
     if rebuild or not graph_dir.exists():
         started = time.perf_counter()
-        report = kg.api.build([str(corpus)], graph_dir, progress=True)
+        config = BuildConfig.from_dict({"extract": {"workers": workers}})
+        report = kg.api.build([str(corpus)], graph_dir, config, progress=True)
         print(f"built {graph_dir}: {report.passages} passages, {report.entities} entities, "
               f"{report.relations} relations in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return kg.api.open(graph_dir)
@@ -106,13 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     ap.add_argument("--limit", type=int, default=None, help="first N questions of each set")
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--workers", type=int, default=2, help="extraction processes when building a graph")
     ap.add_argument("--misses", type=int, default=0, help="print N hybrid misses per set")
     ap.add_argument("--json", type=Path, default=None, help="write the figures (without per-question rows) here")
     args = ap.parse_args(argv)
     summary = {}
     for name in args.sets:
         folder = args.bench_dir / name
-        kb = open_graph(folder / "corpus.jsonl", args.graph_dir / name, args.rebuild)
+        kb = open_graph(folder / "corpus.jsonl", args.graph_dir / name, args.rebuild, args.workers)
         questions = load_questions(folder / "questions.jsonl", args.limit)
         results = run_set(kb, questions, tuple(args.modes))
         print_table(f"{name} ({len(questions)} questions, {len(kb.graph.passages)} passages)", results)

@@ -11,7 +11,7 @@ This is the one module (with the CLI and the evaluation runner) that ties ``extr
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -43,6 +43,7 @@ class _State:
     documents: dict[str, Document]
     passages: dict[str, Passage]
     extractions: dict[str, DocumentExtraction]
+    names: dict[str, str] = field(default_factory=dict)  # previous entity id -> name
 
 
 def build(
@@ -77,17 +78,21 @@ def build(
     unchanged = [d for d in loaded.documents if d.id in state.documents]
     new_docs = [d for d in loaded.documents if d.id not in state.documents]
     removed = _replaced_documents(state, new_docs)
-    for doc_id in removed:
-        _drop(state, doc_id)
-    t = time.perf_counter()
-    _add_documents(state, new_docs, config, extractor, progress)
-    timings["extract"] = time.perf_counter() - t
-    embedder = CachedEmbedder(embedder or make_embedder(config))
-    graph = _assemble(state, config, embedder, previous_vectors, timings, progress)
-    t = time.perf_counter()
-    store.save_graph(graph, out, state.extractions)
-    timings["save"] = time.perf_counter() - t
-    stats = graph.stats()
+    if new_docs or removed or not state.documents:
+        for doc_id in removed:
+            _drop(state, doc_id)
+        t = time.perf_counter()
+        _add_documents(state, new_docs, config, extractor, progress)
+        timings["extract"] = time.perf_counter() - t
+        embedder = CachedEmbedder(embedder or make_embedder(config))
+        _prime(embedder, previous_vectors, state.names)
+        graph = _assemble(state, config, embedder, previous_vectors, timings, progress)
+        t = time.perf_counter()
+        store.save_graph(graph, out, state.extractions)
+        timings["save"] = time.perf_counter() - t
+        stats = graph.stats()
+    else:  # nothing changed: the saved graph already is the result
+        stats = store.load_graph(out, vectors=False).stats()
     return BuildReport(
         out=str(out), documents_added=len(new_docs), documents_unchanged=len(unchanged),
         documents_removed=len(removed), skipped=loaded.skipped, passages=stats["passages"],
@@ -103,7 +108,17 @@ def _previous_state(out: str | Path, config: BuildConfig) -> tuple[_State, dict]
     if graph.settings.get("graph_settings") != config.graph_settings():
         return _State({}, {}, {}), {}  # settings changed: rebuild every document
     extractions = store.load_extractions(out, graph)
-    return _State(dict(graph.documents), dict(graph.passages), extractions), dict(graph.vectors)
+    names = {e.id: e.name for e in graph.entities.values()}
+    return _State(dict(graph.documents), dict(graph.passages), extractions, names), dict(graph.vectors)
+
+
+def _prime(embedder: CachedEmbedder, vectors: dict, names: dict[str, str]) -> None:
+    """Seed the cache with the previous build's entity-name vectors: resolution embeds those names
+    again, and re-embedding tens of thousands of them would dominate a small incremental update."""
+    table = vectors.get("entity")
+    if table is not None and table.model == embedder.name:
+        embedder.prime([names[i] for i in table.ids if i in names],
+                       table.vectors[[n for n, i in enumerate(table.ids) if i in names]])
 
 
 def _replaced_documents(state: _State, new_docs: list[Document]) -> list[str]:

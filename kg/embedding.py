@@ -129,6 +129,10 @@ class CachedEmbedder:
     def __len__(self) -> int:
         return len(self._memo)
 
+    def prime(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Remember vectors already computed by the same model (e.g. by a previous build)."""
+        self._memo.update(zip(texts, vectors))
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         missing = sorted({t for t in texts if t not in self._memo})
         if missing:

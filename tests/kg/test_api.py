@@ -110,3 +110,34 @@ def test_changed_settings_rebuild_everything(tiny_corpus, tmp_path, regex_extrac
     report = kg.build([tiny_corpus], tmp_path / "g", smaller, extractor=regex_extractor, progress=False)
     assert (report.documents_added, report.documents_unchanged) == (3, 0)
     assert kg.open(tmp_path / "g").settings["build"]["ingest"]["chunk_size"] == 60
+
+
+class CountingEmbedder:
+    """HashingEmbedder that records every text it is asked to embed."""
+
+    def __init__(self):
+        from kg.embedding import HashingEmbedder
+
+        self.inner = HashingEmbedder(dim=32)
+        self.name = self.inner.name
+        self.seen: list[str] = []
+
+    def embed(self, texts):
+        self.seen.extend(texts)
+        return self.inner.embed(texts)
+
+
+def test_incremental_build_embeds_only_new_texts(tiny_corpus, tmp_path, regex_extractor, hashing_config):
+    config = hashing_config.with_(resolve=hashing_config.resolve.with_(use_embeddings=True))
+    kg.build([tiny_corpus], tmp_path / "g", config, extractor=regex_extractor, progress=False, embedder=CountingEmbedder())
+    mtime = (tmp_path / "g" / "graph.sqlite").stat().st_mtime_ns
+    idle = CountingEmbedder()
+    report = kg.build([tiny_corpus], tmp_path / "g", config, extractor=regex_extractor, progress=False, embedder=idle)
+    assert (report.documents_unchanged, report.entities, idle.seen) == (3, 4, [])
+    assert (tmp_path / "g" / "graph.sqlite").stat().st_mtime_ns == mtime  # nothing changed, nothing rewritten
+    (tiny_corpus / "more.txt").write_text("Grace Hopper admired Charles Babbage.\n", encoding="utf-8")
+    more = CountingEmbedder()
+    kg.build([tiny_corpus], tmp_path / "g", config, extractor=regex_extractor, progress=False, embedder=more)
+    new_texts = set(more.seen)
+    assert "Grace Hopper" in new_texts
+    assert not new_texts & {"Ada Lovelace", "Notes", "Analytical Engine"}  # known names come from the saved vectors
