@@ -44,6 +44,7 @@ class _State:
     passages: dict[str, Passage]
     extractions: dict[str, DocumentExtraction]
     names: dict[str, str] = field(default_factory=dict)  # previous entity id -> name
+    stats: dict[str, int] = field(default_factory=dict)  # the saved graph's counts
 
 
 def build(
@@ -92,7 +93,7 @@ def build(
         timings["save"] = time.perf_counter() - t
         stats = graph.stats()
     else:  # nothing changed: the saved graph already is the result
-        stats = store.load_graph(out, vectors=False).stats()
+        stats = state.stats
     return BuildReport(
         out=str(out), documents_added=len(new_docs), documents_unchanged=len(unchanged),
         documents_removed=len(removed), skipped=loaded.skipped, passages=stats["passages"],
@@ -109,7 +110,7 @@ def _previous_state(out: str | Path, config: BuildConfig) -> tuple[_State, dict]
         return _State({}, {}, {}), {}  # settings changed: rebuild every document
     extractions = store.load_extractions(out, graph)
     names = {e.id: e.name for e in graph.entities.values()}
-    return _State(dict(graph.documents), dict(graph.passages), extractions, names), dict(graph.vectors)
+    return _State(dict(graph.documents), dict(graph.passages), extractions, names, graph.stats()), dict(graph.vectors)
 
 
 def _prime(embedder: CachedEmbedder, vectors: dict, names: dict[str, str]) -> None:

@@ -138,12 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--max-new-tokens", type=int, default=48, help="generation length limit")
     a.add_argument("--retrieve-only", action="store_true", help="show the ranked evidence only, no answer")
 
-    try:
-        from .eval import cli as eval_cli
-    except ImportError:
-        eval_cli = None
-    if eval_cli is not None:
-        eval_cli.register(sub)
+    from .eval import cli as eval_cli
+
+    eval_cli.register(sub)
     return p
 
 
