@@ -20,6 +20,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from kg.model import UNNAMED_TYPES
+
 # spaCy (OntoNotes) labels -> coarse types. PRODUCT joins WORK: spaCy labels games, software, albums
 # and vehicles with either, so keeping them apart would split one name in two.
 _COARSE = {
@@ -37,7 +39,7 @@ _COARSE = {
     "PERCENT": "QUANTITY",
 }
 # Families never merge with each other, except CONCEPT joining a NAME with the same key.
-_FAMILY = {"DATE": "DATE", "QUANTITY": "QUANTITY", "CONCEPT": "CONCEPT"}
+_FAMILY = {t: t for t in UNNAMED_TYPES}
 # spaCy confuses organisations and places ("Chelsea", "Harvard"), so fuzzy and embedding rules let them meet.
 _NEAR_TYPES = {"ORG": "ORG|PLACE", "PLACE": "ORG|PLACE"}
 # Tie-break order for the majority type: the types spaCy assigns most reliably come first.

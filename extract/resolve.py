@@ -171,7 +171,8 @@ def resolve(
     merges = _merge_records(merger, entities) + _pronoun_records(pronouns, assignments)
     synonyms = _ambiguity_links(merger, owner)
     if embedder is not None and config.use_embeddings:
-        synonyms += _embedding_links([e for e, _ in entities.values()], embedder, config.embedding_threshold)
+        synonyms += _embedding_links([e for e, _ in entities.values()], embedder, config.embedding_threshold,
+                                     config.embed_concepts)
     return Resolution(
         entities=tuple(e for _, (e, _) in sorted(entities.items())),
         assignments=dict(sorted(assignments.items())),
@@ -512,13 +513,16 @@ def _dedupe_links(links: list[SynonymLink]) -> tuple[SynonymLink, ...]:
     return tuple(best[k] for k in sorted(best))
 
 
-def _embedding_links(entities: list[Entity], embedder: Embedder, threshold: float) -> list[SynonymLink]:
+def _embedding_links(entities: list[Entity], embedder: Embedder, threshold: float,
+                     concepts: bool = False) -> list[SynonymLink]:
     """Entities of compatible type whose names embed close together (not merged: reversible).
 
-    People are left out (a name's embedding is only its spelling: "Thomas Lennon" ~ "John Lennon"),
-    and so are names without a Latin letter, which English-vocabulary models map to one unknown token.
+    Names, and concept noun phrases when ``concepts``. People are left out (a name's embedding is
+    only its spelling: "Thomas Lennon" ~ "John Lennon"), and so are names without a Latin letter,
+    which English-vocabulary models map to one unknown token.
     """
-    pool = [e for e in entities if family(e.type) in ("NAME", "CONCEPT") and e.type != "PERSON"
+    families = ("NAME", "CONCEPT") if concepts else ("NAME",)
+    pool = [e for e in entities if family(e.type) in families and e.type != "PERSON"
             and re.search(r"[A-Za-z]", strip_accents(e.name))]
     names = sorted({e.name for e in pool})
     if len(names) < 2:

@@ -175,7 +175,8 @@ def _assemble(state: _State, config: BuildConfig, embedder: Embedder, previous_v
     graph = assemble_graph(state.documents.values(), state.passages.values(), state.extractions.values(),
                            resolution, settings)
     t = time.perf_counter()
-    graph.vectors = build_vectors(graph, embedder, previous_vectors)
+    graph.vectors = build_vectors(graph, embedder, previous_vectors, entities=config.index.entities,
+                                  facts=config.index.facts)
     timings["embed"] = time.perf_counter() - t
     return graph
 

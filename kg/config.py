@@ -88,12 +88,18 @@ class ResolveConfig(_Section):
     fuzzy_threshold: float = 92.0  # rapidfuzz score (0-100) to merge two names of compatible type
     embedding_threshold: float = 0.90  # cosine to keep a synonym edge between two entities
     use_embeddings: bool = True
+    # also look for embedding synonyms among concept noun phrases ("film director" ~ "movie
+    # director"); off by default: concepts are ~45% of entities and the edges did not raise Recall@5
+    embed_concepts: bool = False
 
     def __post_init__(self):
         if not 0 <= self.fuzzy_threshold <= 100:
             raise ConfigError(f"resolve.fuzzy_threshold: expected a score from 0 to 100, got {self.fuzzy_threshold!r}")
         if not -1 <= self.embedding_threshold <= 1:
             raise ConfigError(f"resolve.embedding_threshold: expected a cosine from -1 to 1, got {self.embedding_threshold!r}")
+
+
+ENTITY_VECTOR_CHOICES = ("named", "all")
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,19 @@ class IndexConfig(_Section):
     # (any local model folder), or hashing (no model, for tests)
     embedder: str = "onnx-minilm"
     model: str = ""  # empty: the packaged model of the chosen embedder
-    batch_size: int = 256  # most embedded texts are short names and facts; big batches amortise overhead
+    batch_size: int = 256  # most embedded texts are short names; big batches amortise overhead
+    # which entity names get vectors for question linking: "named" (people, places, works, ...; the
+    # CONCEPT noun phrases and DATEs are linked by exact, alias and fuzzy match only) or "all".
+    # Measured (benchmarks/retrieval.py): vectors for concepts and dates did not change Recall@5.
+    entities: str = "named"
+    # embed facts ("subject predicate object") to seed PageRank from the facts closest to the
+    # question (HippoRAG 2). Off by default: with MiniLM it lowered hybrid Recall@5 on MuSiQue and
+    # 2Wiki and it is the largest embedding job of a build.
+    facts: bool = False
+
+    def __post_init__(self):
+        if self.entities not in ENTITY_VECTOR_CHOICES:
+            raise ConfigError(f"index.entities: expected one of {', '.join(ENTITY_VECTOR_CHOICES)}, got {self.entities!r}")
 
 
 @dataclass(frozen=True)

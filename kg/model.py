@@ -122,6 +122,20 @@ class DocumentExtraction:
     relations: tuple[RawRelation, ...]
 
 
+# Coarse entity types that are not names (noun-phrase concepts, dates, quantities); every other
+# type (PERSON, PLACE, ORG, WORK, ...) names one thing.
+UNNAMED_TYPES = ("CONCEPT", "DATE", "QUANTITY")
+
+
+def is_named(entity_type: str) -> bool:
+    """Whether a coarse entity type is a name (not a concept, date or quantity).
+
+    >>> is_named("PERSON"), is_named("CONCEPT")
+    (True, False)
+    """
+    return entity_type not in UNNAMED_TYPES
+
+
 @dataclass(frozen=True)
 class Entity:
     """A resolved entity: one node standing for all mentions that were merged into it."""

@@ -20,6 +20,7 @@ _REGISTRY: dict[str, dict[str, str]] = {
     "extractor": {"spacy": "extract.spacy_extractor:SpacyExtractor"},
     "embedder": {
         "onnx-minilm": "kg.onnx_embedding:OnnxMiniLMEmbedder",
+        "onnx-minilm-float": "kg.onnx_embedding:OnnxMiniLMFloatEmbedder",
         "sentence-transformers": "kg.embedding:SentenceTransformerEmbedder",
         "hashing": "kg.embedding:HashingEmbedder",
     },

@@ -2,7 +2,8 @@
 index (built once per loaded graph).
 
 ``build_vectors`` embeds three kinds of items: ``passage`` (document title + passage text),
-``entity`` (entity name) and ``fact`` ("subject predicate object"). Ids are content-derived, so a row
+``entity`` (entity name; names only by default) and ``fact`` ("subject predicate object"; only
+when asked). Ids are content-derived, so a row
 of a previous build whose id and model are unchanged is reused and only new items are embedded.
 
 >>> from kg.embedding import HashingEmbedder
@@ -25,6 +26,7 @@ import numpy as np
 from kg.embedding import Embedder
 from kg.errors import ConfigError
 from kg.graph import KnowledgeGraph, VectorTable
+from kg.model import is_named
 
 HNSW_THRESHOLD = 200_000  # rows; below this exact search is fast enough (see ../shared/STACK.md)
 
@@ -53,11 +55,17 @@ def fact_text(graph: KnowledgeGraph, relation_id: str) -> str:
     return f"{graph.entities[r.subject].name} {pred} {graph.entities[r.object].name}"
 
 
-def item_texts(graph: KnowledgeGraph) -> dict[str, tuple[tuple[str, ...], list[str]]]:
-    """Table name -> (ids, texts) of every item ``build_vectors`` embeds, in the graph's order."""
+def item_texts(graph: KnowledgeGraph, entities: str = "named", facts: bool = False
+               ) -> dict[str, tuple[tuple[str, ...], list[str]]]:
+    """Table name -> (ids, texts) of every item ``build_vectors`` embeds, in the graph's order.
+
+    ``entities`` is ``"named"`` (names only: concepts, dates and quantities get no vector) or
+    ``"all"``; the ``fact`` table is empty unless ``facts``."""
+    if entities not in ("named", "all"):
+        raise ConfigError(f"index.entities: expected named or all, got {entities!r}")
     pids = tuple(graph.passages)
-    eids = tuple(graph.entities)
-    rids = tuple(graph.relations)
+    eids = tuple(i for i, e in graph.entities.items() if entities == "all" or is_named(e.type))
+    rids = tuple(graph.relations) if facts else ()
     return {
         "passage": (pids, [passage_text(graph, i) for i in pids]),
         "entity": (eids, [graph.entities[i].name for i in eids]),
@@ -66,30 +74,44 @@ def item_texts(graph: KnowledgeGraph) -> dict[str, tuple[tuple[str, ...], list[s
 
 
 def build_vectors(
-    graph: KnowledgeGraph, embedder: Embedder, previous: dict[str, VectorTable] | None = None
+    graph: KnowledgeGraph, embedder: Embedder, previous: dict[str, VectorTable] | None = None,
+    *, entities: str = "named", facts: bool = False,
 ) -> dict[str, VectorTable]:
-    """Embed passages, entity names and facts; rows of ``previous`` with the same id and model are reused.
+    """Embed passages, entity names (``entities``: "named" or "all") and, when ``facts``, facts.
+    Rows of ``previous`` with the same id and model are reused.
 
     >>> from kg.embedding import HashingEmbedder
     >>> build_vectors(KnowledgeGraph(), HashingEmbedder(dim=8))["passage"].vectors.shape
     (0, 8)
     """
     out: dict[str, VectorTable] = {}
-    for name, (ids, texts) in item_texts(graph).items():
+    dim = 0  # known once one table has rows: an empty table then needs no probe embedding
+    for name, (ids, texts) in item_texts(graph, entities, facts).items():
         old = (previous or {}).get(name)
-        out[name] = _embed_table(ids, texts, embedder, old)
+        out[name] = _embed_table(ids, texts, embedder, old, dim)
+        dim = dim or (out[name].vectors.shape[1] if len(ids) else 0)
     return out
 
 
+def vectors_usable(graph: KnowledgeGraph, tables: dict[str, VectorTable], model: str) -> bool:
+    """Whether stored tables fit ``graph`` and were made by ``model``: every passage has a row,
+    entity and fact rows name items of the graph (a table may cover a subset of them)."""
+    if any(name not in tables or tables[name].model != model for name in ("passage", "entity", "fact")):
+        return False
+    return (set(tables["passage"].ids) == set(graph.passages)
+            and all(i in graph.entities for i in tables["entity"].ids)
+            and all(i in graph.relations for i in tables["fact"].ids))
+
+
 def _embed_table(
-    ids: tuple[str, ...], texts: list[str], embedder: Embedder, old: VectorTable | None
+    ids: tuple[str, ...], texts: list[str], embedder: Embedder, old: VectorTable | None, dim: int = 0
 ) -> VectorTable:
     reuse: dict[str, int] = {}
     if old is not None and old.model == embedder.name and len(old.ids):
         reuse = {i: row for row, i in enumerate(old.ids)}
     todo = [n for n, i in enumerate(ids) if i not in reuse]
     fresh = embedder.embed([texts[n] for n in todo]) if todo else None
-    dim = _dimension(embedder, fresh, old if reuse else None)
+    dim = _dimension(embedder, fresh, old if reuse else None, dim)
     vectors = np.zeros((len(ids), dim), dtype=np.float32)
     if reuse:
         keep = [n for n, i in enumerate(ids) if i in reuse]
@@ -99,9 +121,11 @@ def _embed_table(
     return VectorTable(ids, vectors, embedder.name)
 
 
-def _dimension(embedder: Embedder, fresh: np.ndarray | None, old: VectorTable | None) -> int:
+def _dimension(embedder: Embedder, fresh: np.ndarray | None, old: VectorTable | None, known: int = 0) -> int:
     if fresh is not None:
         return int(fresh.shape[1])
+    if known:
+        return known
     if old is not None:
         return int(old.vectors.shape[1])
     return int(embedder.embed(["dimension probe"]).shape[1])

@@ -34,7 +34,7 @@ from kg.graph import KnowledgeGraph, VectorTable
 from kg.model import Citation, Evidence, Hop, LinkedEntity, Retrieval, ScoredEntity
 
 from .fusion import dedup_near_duplicates, diversify, top_standardize
-from .index import BM25Index, VectorIndex, build_vectors, top_k
+from .index import BM25Index, VectorIndex, build_vectors, top_k, vectors_usable
 from .link import MentionFinder, NameTable, link_entities, name_key
 from .question import analyze_question, decompose
 from .walk import freeze_graph, personalized_pagerank, shortest_path
@@ -260,12 +260,14 @@ def _title_key(graph: KnowledgeGraph, passage_id: str) -> str:
 
 
 def _tables_for(graph: KnowledgeGraph, embedder: Embedder) -> dict[str, VectorTable]:
-    """The graph's stored vectors when they match the graph and embedder, else freshly computed."""
+    """The graph's stored vectors when they fit the graph and embedder, else freshly computed
+    (with the same entity and fact selection as the graph was built with)."""
     stored = graph.vectors
-    ok = all(name in stored and stored[name].model == embedder.name for name in ("passage", "entity", "fact"))
-    if ok and len(stored["passage"].ids) == len(graph.passages) and len(stored["entity"].ids) == len(graph.entities):
+    if vectors_usable(graph, stored, embedder.name):
         return stored
-    return build_vectors(graph, embedder, stored or None)
+    index = graph.settings.get("build", {}).get("index", {})
+    return build_vectors(graph, embedder, stored or None, entities=index.get("entities", "named"),
+                         facts=bool(index.get("facts", False)))
 
 
 def _aligned(table: VectorTable, ids: tuple[str, ...]) -> VectorTable:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import resource
 import sys
 import time
@@ -22,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
 
+from ..cache import cache_root
 from ..config import BuildConfig
 from ..errors import ConfigError, KgError
 from ..graph import KnowledgeGraph
@@ -110,8 +110,7 @@ def default_graph_dir(dataset: Dataset, config: BuildConfig) -> Path:
         for f in sorted(source.rglob("*")) if source.is_dir() else [source]:
             if f.is_file():
                 h.update(f"{f.relative_to(source) if source.is_dir() else f.name}\0{sha256_file(f)}".encode())
-    root = Path(os.environ.get("KG_CACHE_DIR") or Path.home() / ".cache" / "kgreason")
-    return root / "eval-graphs" / f"{dataset.name}-{h.hexdigest()[:16]}"
+    return cache_root() / "eval-graphs" / f"{dataset.name}-{h.hexdigest()[:16]}"
 
 
 def build_graph(engine: Engine, dataset: Dataset, graph_dir: Path, config: BuildConfig, progress: bool) -> BuildStats:

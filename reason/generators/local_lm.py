@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kg.cache import cache_root
 from kg.errors import BackendError, ConfigError
 
 from ..context import Context
@@ -72,10 +73,6 @@ def resolve_source(model: str) -> ModelSource:
         f"generate.model: {model!r} is not a transformers model folder (with config.json), a .gguf file, "
         "or a folder holding one .gguf file"
     )
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("KG_CACHE_DIR") or Path.home() / ".cache" / "kgreason")
 
 
 def cache_folder(source: ModelSource, root: Path) -> Path:

@@ -378,6 +378,17 @@ TABLE = {"car": (1.0, 0.0, 0.0, 0.0), "automobile": (0.96, 0.28, 0.0, 0.0), "ban
          "Mercury": (0.0, 0.6, 0.8, 0.0), "Mercury City": (0.0, 0.6, 0.8, 0.0)}
 
 
+class RecordingEmbedder:
+    """Passes texts to ``inner`` and remembers them."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.seen = inner, inner.name, []
+
+    def embed(self, texts):
+        self.seen.extend(texts)
+        return self.inner.embed(texts)
+
+
 def _synonym_mentions():
     return [m("d1", 0, "car", "CONCEPT", "noun"), m("d2", 0, "automobile", "CONCEPT", "noun"),
             m("d3", 0, "banana", "CONCEPT", "noun"), m("d4", 0, "2002 Winter Olympics", "EVENT"),
@@ -386,10 +397,19 @@ def _synonym_mentions():
 
 
 def test_close_embeddings_become_synonym_links_not_merges():
-    res = resolve(_synonym_mentions(), ResolveConfig(embedding_threshold=0.9), FixedEmbedder(TABLE))
+    config = ResolveConfig(embedding_threshold=0.9, embed_concepts=True)
+    res = resolve(_synonym_mentions(), config, FixedEmbedder(TABLE))
     ids = {e.name: e.id for e in res.entities}
     assert len(res.entities) == 7
     assert res.synonyms == (SynonymLink(*sorted((ids["car"], ids["automobile"])), 0.96, "embedding"),)
+
+
+def test_concepts_get_no_embedding_links_unless_asked():
+    emb = RecordingEmbedder(FixedEmbedder(TABLE))
+    res = resolve(_synonym_mentions(), ResolveConfig(embedding_threshold=0.9), emb)
+    assert (len(res.entities), res.synonyms) == (7, ())
+    # only names are embedded (people excluded): the concept noun phrases cost nothing
+    assert emb.seen == ["2002 Winter Olympics", "2006 Winter Olympics", "Mercury City"]
 
 
 def test_people_and_names_without_latin_letters_get_no_embedding_links():
@@ -410,7 +430,8 @@ def test_embedding_links_need_the_flag_and_the_threshold():
 
 def test_hashing_embedder_links_names_sharing_words():
     ms = [m("d1", 0, "film director", "CONCEPT", "noun"), m("d2", 0, "director film", "CONCEPT", "noun")]
-    res = resolve(ms, ResolveConfig(embedding_threshold=0.6, fuzzy_threshold=100.0), HashingEmbedder(dim=256))
+    config = ResolveConfig(embedding_threshold=0.6, fuzzy_threshold=100.0, embed_concepts=True)
+    res = resolve(ms, config, HashingEmbedder(dim=256))
     assert len(res.entities) == 2
     assert [(s.reason, s.score) for s in res.synonyms] == [("embedding", 0.7746)]  # crc32 buckets, fixed
 
@@ -450,7 +471,7 @@ def minilm():
 def test_packaged_minilm_links_paraphrased_noun_phrases(minilm):
     ms = [m("d1", 0, "film director", "CONCEPT", "noun"), m("d2", 0, "movie director", "CONCEPT", "noun"),
           m("d3", 0, "Paris", "GPE"), m("d4", 0, "London", "GPE")]
-    res = resolve(ms, ResolveConfig(embedding_threshold=0.9), minilm)
+    res = resolve(ms, ResolveConfig(embedding_threshold=0.9, embed_concepts=True), minilm)
     ids = {e.name: e.id for e in res.entities}
     assert [(s.a, s.b, s.reason) for s in res.synonyms] == [
         (*sorted((ids["film director"], ids["movie director"])), "embedding")

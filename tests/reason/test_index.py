@@ -4,11 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kg.embedding import HashingEmbedder
 from kg.errors import ConfigError
 from kg.graph import KnowledgeGraph, VectorTable
 from kg.model import Document, Entity, Passage, Provenance, Relation
-from reason.index import BM25Index, VectorIndex, build_vectors, item_texts, tokenize, top_k
+from reason.index import BM25Index, VectorIndex, build_vectors, item_texts, tokenize, top_k, vectors_usable
 
 
 class CountingEmbedder:
@@ -40,19 +39,50 @@ def _graph(extra: bool = False) -> KnowledgeGraph:
 
 
 def test_item_texts_use_title_names_and_predicate_words():
-    texts = item_texts(_graph())
+    texts = item_texts(_graph(), facts=True)
     assert sorted(texts["passage"][1]) == ["Ada\nAda wrote notes.", "Bob\nBob met Ada."]
     assert texts["entity"] == (("e1", "e2"), ["Ada", "Bob"])
     assert texts["fact"] == (("r1",), ["Bob met with Ada"])
 
 
+def test_item_texts_skip_facts_and_unnamed_entities_by_default():
+    graph = _graph()
+    graph.entities["e3"] = Entity("e3", "notes", "CONCEPT")
+    graph.entities["e4"] = Entity("e4", "1843", "DATE")
+    texts = item_texts(graph)
+    assert texts["entity"] == (("e1", "e2"), ["Ada", "Bob"])
+    assert texts["fact"] == ((), [])
+    assert item_texts(graph, entities="all")["entity"][0] == ("e1", "e2", "e3", "e4")
+    with pytest.raises(ConfigError, match=r"^index.entities: expected named or all, got 'some'$"):
+        item_texts(graph, entities="some")
+
+
+def test_stored_tables_are_usable_when_they_fit_the_graph_and_model():
+    graph = _graph()
+    tables = build_vectors(graph, CountingEmbedder())
+    assert vectors_usable(graph, tables, "counting")
+    assert not vectors_usable(graph, tables, "other-model")
+    graph.entities["e3"] = Entity("e3", "notes", "CONCEPT")  # entity rows may cover a subset
+    assert vectors_usable(graph, tables, "counting")
+    extra = _graph(extra=True)  # a passage without a row
+    assert not vectors_usable(extra, tables, "counting")
+    assert not vectors_usable(graph, {k: v for k, v in tables.items() if k != "fact"}, "counting")
+
+
+def test_empty_fact_table_takes_the_dimension_of_the_others_without_a_probe():
+    emb = CountingEmbedder()
+    tables = build_vectors(_graph(), emb)
+    assert tables["fact"].vectors.shape == (0, 3)
+    assert "dimension probe" not in emb.seen
+
+
 def test_build_vectors_reuses_previous_rows():
     emb = CountingEmbedder()
-    first = build_vectors(_graph(), emb)
+    first = build_vectors(_graph(), emb, facts=True)
     assert first["passage"].vectors.shape == (2, 3) and first["passage"].model == "counting"
     assert len(emb.seen) == 2 + 2 + 1
     emb.seen.clear()
-    second = build_vectors(_graph(extra=True), emb, first)
+    second = build_vectors(_graph(extra=True), emb, first, facts=True)
     assert emb.seen == ["Cy\nCy sang."]  # only the new passage is embedded
     assert second["entity"].ids == ("e1", "e2")
     row = second["passage"].ids.index(first["passage"].ids[0])
@@ -65,7 +95,7 @@ def test_build_vectors_reembeds_when_model_changed():
     other = CountingEmbedder()
     other.name = "other"
     build_vectors(_graph(), other, old)
-    assert len(other.seen) == 5
+    assert len(other.seen) == 2 + 2  # passages and names; no facts unless asked
 
 
 def test_vector_index_exact_and_hnsw_agree_on_ranking():
