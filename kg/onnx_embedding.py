@@ -8,8 +8,9 @@ so the vectors agree with :class:`kg.embedding.SentenceTransformerEmbedder` to c
 The packaged file stores int8 weights but computes in float32 (its weights are cast back to float
 before every matrix product). By default (``quantize="dynamic"``) the model is re-quantised once with
 onnxruntime's dynamic quantisation (int8 weights per output channel, int8 activations), so the matrix
-products run as integer kernels (VNNI where the CPU has it): measured 1.8x faster on these 2-core
-machines at cosine 0.995 to the float model (``benchmarks/embedding_speed.py``). The result is cached
+products run as integer kernels (VNNI where the CPU has it): measured about 2x faster than the file as
+shipped on these 2-core machines, at cosine 0.994 to sentence-transformers
+(``benchmarks/embedding_speed.py``). The result is cached
 under ``$KG_CACHE_DIR/models`` (see :mod:`kg.cache`) and rebuilt from the installed files, never
 downloaded.
 

@@ -23,6 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
+from kg.config import ENTITY_VECTOR_CHOICES
 from kg.embedding import Embedder
 from kg.errors import ConfigError
 from kg.graph import KnowledgeGraph, VectorTable
@@ -61,8 +62,8 @@ def item_texts(graph: KnowledgeGraph, entities: str = "named", facts: bool = Fal
 
     ``entities`` is ``"named"`` (names only: concepts, dates and quantities get no vector) or
     ``"all"``; the ``fact`` table is empty unless ``facts``."""
-    if entities not in ("named", "all"):
-        raise ConfigError(f"index.entities: expected named or all, got {entities!r}")
+    if entities not in ENTITY_VECTOR_CHOICES:
+        raise ConfigError(f"index.entities: expected one of {', '.join(ENTITY_VECTOR_CHOICES)}, got {entities!r}")
     pids = tuple(graph.passages)
     eids = tuple(i for i, e in graph.entities.items() if entities == "all" or is_named(e.type))
     rids = tuple(graph.relations) if facts else ()

@@ -53,7 +53,7 @@ def test_item_texts_skip_facts_and_unnamed_entities_by_default():
     assert texts["entity"] == (("e1", "e2"), ["Ada", "Bob"])
     assert texts["fact"] == ((), [])
     assert item_texts(graph, entities="all")["entity"][0] == ("e1", "e2", "e3", "e4")
-    with pytest.raises(ConfigError, match=r"^index.entities: expected named or all, got 'some'$"):
+    with pytest.raises(ConfigError, match=r"^index.entities: expected one of named, all, got 'some'$"):
         item_texts(graph, entities="some")
 
 
