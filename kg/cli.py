@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from . import __version__, api, render
 from .config import BuildConfig, GenerateConfig, RetrieveConfig, load_toml
-from .errors import KgError
+from .errors import ConfigError, KgError
 
 EXPORT_FORMATS = ["turtle", "nt", "jsonld", "xml", "graphml", "json"]
 
@@ -29,7 +29,13 @@ def _emit(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:
 
 def _build_config(args: argparse.Namespace) -> BuildConfig:
     data = load_toml(args.config) if args.config else {}
-    config = BuildConfig.from_dict(data, where=str(args.config or "settings"))
+    where = str(args.config or "settings")
+    try:
+        config = BuildConfig.from_dict(data, where=where)
+    except ConfigError as exc:  # a value check inside a section names the setting, not the file
+        if str(exc).startswith(where):
+            raise
+        raise ConfigError(f"{where}: {exc}") from None
     if args.chunk_size is not None or args.chunk_overlap is not None:
         config = config.with_(ingest=config.ingest.from_dict({
             **config.ingest.to_dict(),

@@ -67,6 +67,9 @@ def test_errors_are_clean_messages_with_exit_code_2(tmp_path, capsys):
     bad.write_text("[ingest]\nchunk_size = 'big'\n", encoding="utf-8")
     code, _, err = run(capsys, "build", SAMPLES / "corpus", "--out", tmp_path / "g", "--config", bad)
     assert code == 2 and "ingest.chunk_size: expected a number, got 'big'" in err
+    bad.write_text('[index]\nentities = "some"\n', encoding="utf-8")  # a value check inside the section
+    code, _, err = run(capsys, "build", SAMPLES / "corpus", "--out", tmp_path / "g", "--config", bad)
+    assert (code, err.strip()) == (2, f"kg build: error: {bad}: index.entities: expected one of named, all, got 'some'")
     code, _, err = run(capsys, "build", tmp_path / "missing-folder", "--out", tmp_path / "g2", "--no-progress")
     assert code == 2 and "no documents to build a graph from" in err
 
