@@ -31,3 +31,7 @@ class NotFoundError(KgError):
 
 class BackendError(KgError):
     """A pluggable backend (model, server, index) is unavailable or failed."""
+
+
+class ConvergenceError(KgError):
+    """An iterative algorithm (personalised PageRank) did not converge within its iteration limit."""

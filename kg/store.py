@@ -178,14 +178,6 @@ def _connect(path: str | Path) -> sqlite3.Connection:
     return con
 
 
-def read_meta(path: str | Path) -> dict[str, str]:
-    con = _connect(path)
-    try:
-        return dict(con.execute("SELECT key, value FROM meta"))
-    finally:
-        con.close()
-
-
 def load_graph(path: str | Path, *, vectors: bool = True) -> KnowledgeGraph:
     """Load the graph saved in ``path``; raises StoreError for a missing, foreign or newer store."""
     con = _connect(path)

@@ -1,27 +1,12 @@
-"""Ranking helpers: score normalisation, reciprocal-rank fusion, near-duplicate removal.
+"""Ranking helpers: score normalisation, near-duplicate removal, diversity across documents.
 
 All are plain functions over numpy arrays aligned with one list of items (e.g. every passage).
-
->>> import numpy as np
->>> standardize(np.array([1.0, 2.0, 3.0])).round(3).tolist()
-[-1.225, 0.0, 1.225]
->>> rrf([np.array([3.0, 2.0, 1.0]), np.array([1.0, 3.0, 2.0])], k=60).argsort()[::-1].tolist()
-[1, 0, 2]
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
-
-
-def standardize(scores: np.ndarray) -> np.ndarray:
-    """Z-scores (mean 0, standard deviation 1); constant input gives zeros."""
-    scores = np.asarray(scores, dtype=np.float64)
-    if scores.size == 0:
-        return scores
-    std = scores.std()
-    return (scores - scores.mean()) / std if std > 0 else np.zeros_like(scores)
 
 
 def top_standardize(scores: np.ndarray, depth: int = 100) -> np.ndarray:
@@ -38,27 +23,6 @@ def top_standardize(scores: np.ndarray, depth: int = 100) -> np.ndarray:
     head = np.partition(scores, scores.size - depth)[scores.size - depth :]
     std = head.std()
     return (scores - head.mean()) / std if std > 0 else scores - head.mean()
-
-
-def ranks(scores: np.ndarray) -> np.ndarray:
-    """0-based rank of every item (0 = best; ties broken by position).
-
-    >>> ranks(np.array([0.1, 0.9, 0.5])).tolist()
-    [2, 0, 1]
-    """
-    order = np.lexsort((np.arange(len(scores)), -np.asarray(scores)))
-    out = np.empty(len(scores), dtype=np.int64)
-    out[order] = np.arange(len(scores))
-    return out
-
-
-def rrf(score_lists: Sequence[np.ndarray], k: float = 60.0, weights: Sequence[float] | None = None) -> np.ndarray:
-    """Reciprocal-rank fusion: ``sum_i w_i / (k + rank_i + 1)`` per item."""
-    weights = weights or [1.0] * len(score_lists)
-    total = np.zeros(len(score_lists[0]) if score_lists else 0, dtype=np.float64)
-    for w, scores in zip(weights, score_lists):
-        total += w / (k + ranks(scores) + 1.0)
-    return total
 
 
 def dedup_near_duplicates(order: Sequence[int], vectors: np.ndarray, texts: Sequence[str],

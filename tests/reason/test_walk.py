@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from kg.errors import ConfigError
 from kg.graph import KnowledgeGraph
 from kg.model import Document, Entity, Mention, Passage, Provenance, Relation, SynonymLink
+from kg.errors import ConvergenceError
 from reason.walk import freeze_graph, personalized_pagerank, shortest_path
 
 
@@ -88,3 +89,11 @@ def test_shortest_path_over_relation_edges_only():
     assert shortest_path(fg.relations, 0, 3) == []  # only a synonym edge reaches e4
     assert shortest_path(fg.relations, 0, 2, max_hops=1) == []
     assert shortest_path(fg.relations, 1, 1) == [1]
+
+
+def test_pagerank_that_does_not_converge_raises_instead_of_returning_a_guess():
+    # a 2-cycle with damping near 1 shrinks the change very slowly: 3 iterations cannot reach tol
+    adj = sp.csr_matrix(([1.0, 1.0], ([0, 1], [1, 0])), shape=(2, 2))
+    with pytest.raises(ConvergenceError, match=r"did not converge in 3 iterations \(change .*, expected below 2e-12\)"):
+        personalized_pagerank(adj, {0: 1.0}, damping=0.99, tol=1e-12, max_iter=3)
+    assert personalized_pagerank(adj, {0: 1.0}, damping=0.5, max_iter=100).sum() == pytest.approx(1.0)
