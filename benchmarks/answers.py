@@ -1,6 +1,6 @@
 """Answer benchmark: exact match and token F1 (SQuAD normalisation) per generator.
 
-Each benchmark corpus is built into a graph once (``kg.api.build``, cached under ``--graph-dir``;
+Each benchmark corpus is built into a graph once (``kgreason.build``, cached under ``--graph-dir``;
 the same cache as ``benchmarks/retrieval.py``), every question is retrieved once with
 ``KnowledgeBase.retrieve(question, k=5)``, and each generator answers from that same retrieval
 through ``reason.answer.answer``. Reported per set and generator: EM, F1, share answered (found),
@@ -24,7 +24,7 @@ DEFAULT_BENCH = REPO.parent / "shared" / "bench"
 DEFAULT_SETS = ("musique_combined300", "2wiki_combined164")
 
 try:  # the project's SQuAD-normalised metrics, when present
-    from kg.eval.metrics import exact_match, f1_score as token_f1
+    from kgreason.eval.metrics import exact_match, f1_score as token_f1
 except ImportError:  # pragma: no cover - standalone fallback with the same definitions
     import re
     import string
@@ -55,13 +55,13 @@ def load_questions(path: Path, limit: int | None = None) -> list[dict]:
 
 def open_graph(corpus: Path, graph_dir: Path):
     """Open the cached graph of ``corpus``, building it first when absent."""
-    import kg.api
+    import kgreason
 
     if not graph_dir.exists():
         started = time.perf_counter()
-        report = kg.api.build([str(corpus)], graph_dir, progress=True)
+        report = kgreason.build([str(corpus)], graph_dir, progress=True)
         print(f"built {graph_dir}: {report.passages} passages in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    return kg.api.open(graph_dir)
+    return kgreason.open(graph_dir)
 
 
 def is_comparison(question: str, answers: list[str]) -> bool:

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import kg
-import kg.api
+import kgreason
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "bench" / "musique_combined300" / "corpus.jsonl"
@@ -55,7 +55,7 @@ def embedding_baseline(kb) -> float:
     from reason.index import passage_text
 
     texts = [passage_text(kb.graph, pid) for pid in kb.graph.passages]
-    embedder = kg.api.make_embedder(kb.build_config)
+    embedder = kgreason.make_embedder(kb.build_config)
     embedder.embed(["warm-up"])
     start = time.perf_counter()
     embedder.embed(texts)

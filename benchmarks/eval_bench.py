@@ -1,6 +1,6 @@
 """Regenerate the evaluation figures quoted in the README from ../shared/bench.
 
-Runs `kg eval` (kg.eval.runner.evaluate) on each benchmark folder, writes one full report per dataset
+Runs `kg eval` (kgreason.eval.runner.evaluate) on each benchmark folder, writes one full report per dataset
 (report.md, report.json, charts) under --out, and prints the README table: Recall@2/5, answer F1/EM,
 median answer latency, cost per 1,000 questions and build time, per mode.
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="runs/eval-bench", help="report folders go here, one per dataset")
     args = p.parse_args(argv)
 
-    from kg.eval.runner import evaluate
+    from kgreason.eval.runner import evaluate
 
     bench, out = Path(args.bench), Path(args.out)
     if not bench.is_dir():

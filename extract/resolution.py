@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kg.embedding import Embedder
 from kg.errors import BackendError, InputError
 from kg.model import Entity, Mention, MergeRecord, SynonymLink, entity_id
+from kg.text import strip_accents
 
+from .merging import Merger, NameNode
 from .names import (
     concept_name,
     family,
@@ -28,11 +29,8 @@ from .names import (
     near_group,
     number_signature,
     similar_names,
-    strip_accents,
 )
 
-if TYPE_CHECKING:
-    from .resolve import _Merger, _Node
 
 REASONS = ("exact", "normalised", "acronym", "person-name", "fuzzy", "embedding", "pronoun")
 _MAX_CANDIDATES = 5  # an ambiguous acronym/name with more candidates than this links to none
@@ -42,7 +40,7 @@ _NEIGHBOURS = 10  # embedding neighbours examined per entity name
 # ---- entities, assignments and explanations -------------------------------------------------------
 
 
-def settle_entities(merger: _Merger) -> tuple[dict[str, tuple[Entity, int]], list[str]]:
+def settle_entities(merger: Merger) -> tuple[dict[str, tuple[Entity, int]], list[str]]:
     """Entities per component; components that get the same id are one entity, so merge and redo."""
     while True:
         components: dict[int, list[int]] = defaultdict(list)
@@ -63,7 +61,7 @@ def settle_entities(merger: _Merger) -> tuple[dict[str, tuple[Entity, int]], lis
             return entities, owner
 
 
-def _describe(nodes: list[_Node], members: list[int]) -> tuple[Entity, int]:
+def _describe(nodes: list[NameNode], members: list[int]) -> tuple[Entity, int]:
     """The entity of one component and the node holding its canonical name."""
     named = [i for i in members if nodes[i].family == "NAME"]
     types = Counter()
@@ -98,7 +96,7 @@ def assign_pronouns(pronouns: list[Mention], ordered: list[Mention], assignments
         assignments[p.id] = assignments[current.id]
 
 
-def merge_records(merger: _Merger, entities: dict[str, tuple[Entity, int]]) -> list[MergeRecord]:
+def merge_records(merger: Merger, entities: dict[str, tuple[Entity, int]]) -> list[MergeRecord]:
     """One record per (surface form, entity): the rule on the path that brought its node in."""
     best: dict[tuple[str, str], tuple[int, float, str]] = {}
     for eid, (entity, canonical) in entities.items():
@@ -111,7 +109,7 @@ def merge_records(merger: _Merger, entities: dict[str, tuple[Entity, int]]) -> l
     return [MergeRecord(s, eid, reason, -neg) for (s, eid), (_, neg, reason) in best.items()]
 
 
-def _reasons_from(merger: _Merger, root: int) -> dict[int, tuple[str, float]]:
+def _reasons_from(merger: Merger, root: int) -> dict[int, tuple[str, float]]:
     """Breadth-first over the merge tree: each node with the edge that joined it to its parent."""
     reasons = {root: ("exact", 1.0)}
     frontier = [root]
@@ -133,7 +131,7 @@ def pronoun_records(pronouns: list[Mention], assignments: dict[str, str]) -> lis
 # ---- synonym links ------------------------------------------------------------------------------------
 
 
-def ambiguity_links(merger: _Merger, owner: list[str]) -> list[SynonymLink]:
+def ambiguity_links(merger: Merger, owner: list[str]) -> list[SynonymLink]:
     """An acronym or name variant with a few candidates links to each, scored 1/candidates.
     (A name variant with one candidate was merged; an acronym with one is linked, score 1.)"""
     links = []

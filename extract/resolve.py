@@ -29,9 +29,7 @@ Entities, merge records and links are read off the merged nodes in ``extract.res
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections import defaultdict
 from typing import Sequence
 
 from kg.config import ResolveConfig
@@ -46,13 +44,12 @@ from .names import (
     fuzzy_pairs,
     initials,
     is_name_variant,
-    majority_type,
     match_key,
-    most_frequent,
     near_group,
     number_signature,
     person_tokens,
 )
+from .merging import Merger, NameNode
 from .resolution import (
     ambiguity_links,
     assign_pronouns,
@@ -65,81 +62,6 @@ from .resolution import (
 
 _RULE_SCORE = {"person-name": 0.9, "acronym": 0.9}  # fixed confidence of the symbolic rules
 _MAX_SURNAME_BLOCK = 300  # more people than this share a surname: any short variant is ambiguous
-
-
-@dataclass
-class _Node:
-    """Mentions sharing one matching key (``scope`` is a document id for a document-local surname)."""
-
-    family: str
-    key: str
-    scope: str
-    target: str = ""  # document-local surname or acronym: the key of the name it stands for
-    target_reason: str = ""  # person-name | acronym
-    mentions: list[Mention] = field(default_factory=list)
-
-    def __post_init__(self):
-        self.surfaces: Counter[str] = Counter()
-        self.types: Counter[str] = Counter()
-        self.docs: set[str] = set()
-
-    def add(self, mention: Mention) -> None:
-        self.mentions.append(mention)
-        self.surfaces[mention.text] += 1
-        self.types[coarse_type(mention.label)] += 1
-        self.docs.add(mention.doc_id)
-
-    @cached_property
-    def ctype(self) -> str:
-        """Majority coarse type (read once all mentions are added)."""
-        return majority_type(self.types)
-
-    @cached_property
-    def surface(self) -> str:
-        """Most frequent surface form (read once all mentions are added)."""
-        return most_frequent(self.surfaces)
-
-
-class _UnionFind:
-    def __init__(self, size: int):
-        self.parent = list(range(size))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> bool:
-        ra, rb = sorted((self.find(a), self.find(b)))
-        if ra == rb:
-            return False
-        self.parent[rb] = ra
-        return True
-
-
-class _Merger:
-    """Union-find over nodes that remembers the edge (reason, score) behind every successful union."""
-
-    def __init__(self, nodes: list[_Node]):
-        self.nodes = nodes
-        self.uf = _UnionFind(len(nodes))
-        self.tree: dict[int, list[tuple[int, str, float]]] = defaultdict(list)
-        self.ambiguous: list[tuple[int, list[int], str]] = []
-
-    def merge(self, a: int, b: int, reason: str, score: float) -> bool:
-        if not self.uf.union(a, b):
-            return False
-        self.tree[a].append((b, reason, score))
-        self.tree[b].append((a, reason, score))
-        return True
-
-    def distinct(self, candidates: list[int]) -> list[int]:
-        """One representative (the first) per component among ``candidates``."""
-        seen: dict[int, int] = {}
-        for c in candidates:
-            seen.setdefault(self.uf.find(c), c)
-        return list(seen.values())
 
 
 def resolve(
@@ -160,7 +82,7 @@ def resolve(
     _check_config(config)
     ordered = sorted(set(mentions), key=_mention_order)
     named = [m for m in ordered if m.kind != "pronoun"]
-    merger = _Merger(_build_nodes(named))
+    merger = Merger(_build_nodes(named))
     _link_surnames(merger)
     _join_concepts(merger)
     _merge_person_variants(merger)
@@ -199,7 +121,7 @@ def _mention_order(m: Mention) -> tuple:
 # ---- rule 1: nodes of one matching key, with document-local surnames set aside ----------------------
 
 
-def _build_nodes(named: list[Mention]) -> list[_Node]:
+def _build_nodes(named: list[Mention]) -> list[NameNode]:
     """One node per (family, key), plus one per (document, key) for a surname or acronym that
     stands for a name written out in the same document (rules 3 and 4, decided locally)."""
     keyed = []
@@ -209,7 +131,7 @@ def _build_nodes(named: list[Mention]) -> list[_Node]:
         # plural noun phrases and nationalities ("Americans") name the same thing as the singular
         keyed.append((m, fam, match_key(m.text, fam, fold_plural=fam == "CONCEPT" or ctype == "GROUP")))
     surnames, acronyms = _surname_targets(keyed), _acronym_targets(keyed)
-    nodes: dict[tuple[str, str, str], _Node] = {}
+    nodes: dict[tuple[str, str, str], NameNode] = {}
     for m, fam, key in keyed:
         person = coarse_type(m.label) == "PERSON"
         target, reason = (surnames, "person-name") if person else (acronyms, "acronym")
@@ -217,7 +139,7 @@ def _build_nodes(named: list[Mention]) -> list[_Node]:
         scope = m.doc_id if target else ""
         node = nodes.get((fam, key, scope))
         if node is None:
-            node = nodes[(fam, key, scope)] = _Node(fam, key, scope, target, reason if target else "")
+            node = nodes[(fam, key, scope)] = NameNode(fam, key, scope, target, reason if target else "")
         node.add(m)
     return [nodes[k] for k in sorted(nodes)]
 
@@ -276,7 +198,7 @@ def _fullest(keys: set[str]) -> list[str]:
     return sorted(k for k in keys if not any(is_name_variant(tokens[k], tokens[o]) for o in keys if o != k))
 
 
-def _link_surnames(merger: _Merger) -> None:
+def _link_surnames(merger: Merger) -> None:
     """Each document-local surname or acronym node joins the name it was set aside for."""
     index = {n.key: i for i, n in enumerate(merger.nodes) if n.family == "NAME" and not n.scope}
     for i, node in enumerate(merger.nodes):
@@ -287,7 +209,7 @@ def _link_surnames(merger: _Merger) -> None:
 # ---- rules 2-4: concepts, person-name variants, acronyms ---------------------------------------------
 
 
-def _join_concepts(merger: _Merger) -> None:
+def _join_concepts(merger: Merger) -> None:
     """A noun phrase written exactly as a named entity's name, articles aside, is that entity
     ("the Beatles" / "The Beatles"); a lower-case common noun ("house") does not join "House"."""
     nodes = merger.nodes
@@ -309,7 +231,7 @@ def _bare(surface: str) -> str:
     return re.sub(r"^(the|a|an)\s+(?=\S)", "", surface.strip(), flags=re.IGNORECASE)
 
 
-def _merge_person_variants(merger: _Merger) -> None:
+def _merge_person_variants(merger: Merger) -> None:
     """A multi-word name joins the only fuller name it is a variant of ("J. Smith" -> "John Smith")."""
     blocks: dict[str, list[int]] = defaultdict(list)
     tokens = {}
@@ -328,7 +250,7 @@ def _merge_person_variants(merger: _Merger) -> None:
             _merge_unique(merger, v, fuller, "person-name")
 
 
-def _merge_unique(merger: _Merger, node: int, candidates: list[int], reason: str) -> None:
+def _merge_unique(merger: Merger, node: int, candidates: list[int], reason: str) -> None:
     """Merge with the one candidate entity, or remember an ambiguity (kept as synonym links)."""
     distinct = merger.distinct(candidates)
     if len(distinct) == 1:
@@ -337,7 +259,7 @@ def _merge_unique(merger: _Merger, node: int, candidates: list[int], reason: str
         merger.ambiguous.append((node, distinct, reason))
 
 
-def _merge_acronyms(merger: _Merger) -> None:
+def _merge_acronyms(merger: Merger) -> None:
     """Across documents an acronym only links (synonym edge) to the long forms whose initials it spells:
     a globally unique long form is often the wrong one ("CBS" -> "Central Bureau of Statistics" when the
     network is only ever written "CBS"). Merges happen in-document (see ``_acronym_targets``).
@@ -357,7 +279,7 @@ def _merge_acronyms(merger: _Merger) -> None:
 # ---- rule 5: fuzzy spelling variants with blocking ----------------------------------------------------
 
 
-def _merge_fuzzy(merger: _Merger, threshold: float) -> None:
+def _merge_fuzzy(merger: Merger, threshold: float) -> None:
     """Close spellings of compatible type merge, best pairs first, unless a guard says otherwise."""
     nodes = merger.nodes
     # one-word names one letter apart are usually different names (Harlem / Haarlem, Edward / Edwards),
@@ -369,7 +291,7 @@ def _merge_fuzzy(merger: _Merger, threshold: float) -> None:
             merger.merge(a, b, "fuzzy", round(score / 100.0, 4))
 
 
-def _fuzzy_blocks(nodes: list[_Node], eligible: list[int]) -> dict[tuple[str, str, str], list[tuple[str, int, str]]]:
+def _fuzzy_blocks(nodes: list[NameNode], eligible: list[int]) -> dict[tuple[str, str, str], list[tuple[str, int, str]]]:
     """Blocking keys: first / last four letters and first four of the sorted tokens, per type group.
     Why three: a typo can sit anywhere, but rarely in two of these places at once."""
     blocks: dict[tuple[str, str, str], list[tuple[str, int, str]]] = defaultdict(list)
@@ -383,7 +305,7 @@ def _fuzzy_blocks(nodes: list[_Node], eligible: list[int]) -> dict[tuple[str, st
     return blocks
 
 
-def _fuzzy_allowed(a: _Node, b: _Node) -> bool:
+def _fuzzy_allowed(a: NameNode, b: NameNode) -> bool:
     """Guards: same numbers; for names, no shared document (one text uses one spelling, so two close
     spellings in it are two things); for people, each differing word a long, same-initial variant."""
     ta, tb = person_tokens(a.key), person_tokens(b.key)

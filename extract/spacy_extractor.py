@@ -24,6 +24,7 @@ dependency patterns of ``extract.patterns``.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Iterator, NamedTuple, Sequence
 
 from kg.config import available_cores
@@ -146,8 +147,10 @@ class SpacyExtractor:
         return _convert_document(inp, docs, self.noun_phrases, self.title_pronouns)
 
 
+@lru_cache(maxsize=4)
 def load_pipeline(model: str) -> Any:
-    """Load a spaCy pipeline by package name or path, with an installation hint when it is missing."""
+    """The spaCy pipeline ``model`` (package name or path), loaded once per process and shared by
+    extraction and question parsing, with an installation hint when it is missing."""
     import spacy
 
     try:

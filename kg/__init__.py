@@ -1,19 +1,31 @@
-"""kgreason: knowledge-graph augmented reasoning over your documents.
+"""kgreason's graph core: records, the graph, its store, settings, backends registry and exports.
 
-Build an entity-relation graph with provenance from a folder of documents, then ask multi-hop
-questions and get answers with citations and the chain of facts behind them. Models load lazily:
-``import kg`` does not import torch or spaCy.
+The core imports nothing above it. The functions users call (``build``, ``open``, ``remove``,
+``KnowledgeBase``) live in the front door, the ``kgreason`` package; ``import kg; kg.build(...)``
+keeps working because those names are looked up, on first use, through the ``kgreason.api`` entry
+points, the same way every backend is found. Importing ``kg`` or ``kg.model`` loads neither the
+front door nor torch or spaCy.
 
 >>> import kg
 >>> kg.__version__
 '0.1.0'
->>> kg.build, kg.open  # doctest: +ELLIPSIS
-(<function build at ...>, <function open at ...>)
+>>> kg.build  # doctest: +ELLIPSIS
+<function build at ...>
 """
 __version__ = "0.1.0"
 
-from .api import KnowledgeBase, build, open, remove  # noqa: E402,A004
-from .config import BuildConfig, GenerateConfig, RetrieveConfig  # noqa: E402
+from .config import BuildConfig, GenerateConfig, RetrieveConfig, Settings, load_settings  # noqa: E402
 from .errors import KgError  # noqa: E402
 
-__all__ = ["BuildConfig", "GenerateConfig", "KgError", "KnowledgeBase", "RetrieveConfig", "build", "open", "remove"]
+__all__ = ["BuildConfig", "GenerateConfig", "KgError", "RetrieveConfig", "Settings", "load_settings",
+           "build", "open", "remove", "KnowledgeBase"]
+
+_FRONT_DOOR = frozenset({"build", "open", "remove", "KnowledgeBase"})
+
+
+def __getattr__(name: str):
+    if name in _FRONT_DOOR:
+        from . import registry
+
+        return registry.get("api", name)
+    raise AttributeError(f"module 'kg' has no attribute {name!r}")

@@ -1,5 +1,7 @@
-"""One typed config per stage. Settings load from a TOML file, are saved with every graph, and every
-config can be rebuilt from what it wrote out (``Config.from_dict(cfg.to_dict()) == cfg``).
+"""One typed config per stage, and ``Settings`` holding them all. ``load_settings`` is the one
+loader of a settings file (``kg build``, ``kg ask`` and ``kg eval`` all use it); the build settings
+are saved with every graph, the retrieve and generate settings with every answer and eval report,
+and every config can be rebuilt from what it wrote out (``Config.from_dict(cfg.to_dict()) == cfg``).
 
 Example ``kg.toml``::
 
@@ -8,6 +10,12 @@ Example ``kg.toml``::
 
     [extract]
     workers = 2
+
+    [retrieve]
+    k = 8
+
+    [retrieve.hybrid]
+    ppr = 1.0
 
 >>> cfg = BuildConfig.from_dict({"ingest": {"chunk_size": 800}})
 >>> cfg.ingest.chunk_size, cfg.extract.model
@@ -37,34 +45,39 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _checked(default: Any, value: Any, where: str) -> Any:
+    """``value`` for a setting whose default is ``default``, type-checked, nested tables built."""
+    if isinstance(default, _Section):
+        return type(default).from_dict(value, where)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    elif isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if isinstance(default, int) and value != int(value):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        return type(default)(value)
+    elif isinstance(default, str) and not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
 class _Section:
     """Shared from_dict/to_dict with checks that name the bad field."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = ""):
-        where = where or cls.__name__
+        """Build from a table of settings; ``where`` is the table's dotted path, for messages."""
         if not isinstance(data, dict):
-            raise ConfigError(f"{where}: expected a table of settings, got {type(data).__name__}")
+            raise ConfigError(f"{where or cls.__name__}: expected a table of settings, got {type(data).__name__}")
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(data) - set(known))
         if unknown:
-            raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}; expected some of {', '.join(known)}")
-        values = {}
-        for name, value in data.items():
-            default = getattr(cls(), name)
-            if isinstance(default, _Section):
-                values[name] = type(default).from_dict(value, f"{where}.{name}")
-            elif isinstance(default, bool) and not isinstance(value, bool):
-                raise ConfigError(f"{where}.{name}: expected true or false, got {value!r}")
-            elif isinstance(default, (int, float)) and not isinstance(default, bool):
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise ConfigError(f"{where}.{name}: expected a number, got {value!r}")
-                values[name] = type(default)(value)
-                continue
-            elif isinstance(default, str) and not isinstance(value, str):
-                raise ConfigError(f"{where}.{name}: expected a string, got {value!r}")
-            values.setdefault(name, value)
-        return cls(**values)
+            raise ConfigError(f"{where + ': ' if where else ''}unknown setting(s) {', '.join(unknown)}; "
+                              f"expected some of {', '.join(known)}")
+        return cls(**{name: _checked(getattr(cls(), name), value, f"{where}.{name}" if where else name)
+                      for name, value in data.items()})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -155,26 +168,122 @@ class BuildConfig(_Section):
         return d
 
 
+RETRIEVAL_MODES = ("bm25", "dense", "graph", "hybrid")  # cheapest first, the order reports list them in
+
+
+@dataclass(frozen=True)
+class LinkConfig(_Section):
+    """How question mentions are linked to graph entities (after exact and alias matches)."""
+
+    fuzzy_threshold: float = 90.0  # rapidfuzz ratio (0-100) for a spelling-variant link
+    embedding_threshold: float = 0.85  # cosine for a link to the nearest entity name
+
+    def __post_init__(self):
+        if not 0 <= self.fuzzy_threshold <= 100:
+            raise ConfigError(f"retrieve.link.fuzzy_threshold: expected a score from 0 to 100, got {self.fuzzy_threshold!r}")
+        if not -1 <= self.embedding_threshold <= 1:
+            raise ConfigError(f"retrieve.link.embedding_threshold: expected a cosine from -1 to 1, got {self.embedding_threshold!r}")
+
+
+@dataclass(frozen=True)
+class HybridConfig(_Section):
+    """How the hybrid mode mixes its signals (standardised scores are added with these weights).
+    Tuned on MuSiQue dev with ``benchmarks/retrieval.py``; 2Wiki served as the check."""
+
+    bm25: float = 0.8  # BM25 relative to dense on the first hop
+    subquery: float = 0.6  # comparison sub-queries relative to the question
+    bridge: float = 0.3  # best linked passage's first-hop score
+    ppr: float = 1.5  # personalised PageRank (log mass, standardised)
+    seed_passages: int = 30  # first-hop passages seeding PageRank
+    facts: int = 8  # facts closest to the question seeding PageRank
+    fact_sharpness: float = 10.0  # fact seed weight exp(sharpness * (cosine - best cosine))
+    passage_seed: float = 0.5  # weight of the best first-hop passage as a PageRank seed
+    dedup: float = 0.98  # cosine at which two passages count as the same
+    same_title: float = 1.0  # score penalty per passage already chosen from a document of the same title
+
+
 @dataclass(frozen=True)
 class RetrieveConfig(_Section):
-    mode: str = "hybrid"  # dense | bm25 | graph | hybrid
-    k: int = 5
-    hops: int = 2
-    damping: float = 0.5  # PageRank restart probability complement
+    mode: str = "hybrid"  # one of RETRIEVAL_MODES
+    k: int = 5  # passages returned (and given to the generator)
+    hops: int = 2  # longest reasoning chain, in relation edges
+    damping: float = 0.5  # PageRank: probability of following an edge rather than restarting
+    link: LinkConfig = field(default_factory=LinkConfig)
+    hybrid: HybridConfig = field(default_factory=HybridConfig)
+
+    def __post_init__(self):
+        if self.mode not in RETRIEVAL_MODES:
+            raise ConfigError(f"retrieve.mode: expected one of {', '.join(RETRIEVAL_MODES)}, got {self.mode!r}")
+        if self.k < 1:
+            raise ConfigError(f"retrieve.k: expected at least 1 passage, got {self.k}")
+        if self.hops < 1:
+            raise ConfigError(f"retrieve.hops: expected at least 1, got {self.hops}")
+        if not 0 < self.damping < 1:
+            raise ConfigError(f"retrieve.damping: expected a probability between 0 and 1, got {self.damping!r}")
 
 
 @dataclass(frozen=True)
 class GenerateConfig(_Section):
-    generator: str = "extractive"  # extractive | transformers | openai
-    model: str = ""  # transformers model folder, or model name for an OpenAI-compatible server
+    generator: str = "extractive"  # a name registered under the kgreason.generator entry points
+    model: str = ""  # model folder or file for local generators, or model name for an OpenAI-compatible server
     base_url: str = ""  # OpenAI-compatible server; default from $KG_OPENAI_BASE_URL
     api_key_env: str = "KG_OPENAI_API_KEY"
     max_new_tokens: int = 48
     context_tokens: int = 1500
 
+    def __post_init__(self):
+        if not self.generator:
+            raise ConfigError("generate.generator: expected a generator name, got an empty string")
+        if self.max_new_tokens < 1 or self.context_tokens < 1:
+            raise ConfigError("generate.max_new_tokens and generate.context_tokens: expected at least 1")
+
+
+@dataclass(frozen=True)
+class Settings(_Section):
+    """Every stage's settings: what one settings file (``kg.toml``) holds.
+
+    >>> s = Settings.from_dict({"retrieve": {"k": 8, "hybrid": {"ppr": 1.0}}, "ingest": {"chunk_size": 900}})
+    >>> s.retrieve.k, s.retrieve.hybrid.ppr, s.build.ingest.chunk_size
+    (8, 1.0, 900)
+    """
+
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    resolve: ResolveConfig = field(default_factory=ResolveConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    retrieve: RetrieveConfig = field(default_factory=RetrieveConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
+
+    @property
+    def build(self) -> BuildConfig:
+        return BuildConfig(self.ingest, self.extract, self.resolve, self.index)
+
+    @classmethod
+    def of(cls, build: BuildConfig | None = None, retrieve: RetrieveConfig | None = None,
+           generate: GenerateConfig | None = None) -> "Settings":
+        """Settings from per-stage configs (defaults for the ones not given)."""
+        build = build or BuildConfig()
+        return cls(build.ingest, build.extract, build.resolve, build.index,
+                   retrieve or RetrieveConfig(), generate or GenerateConfig())
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """The one loader of a settings file: every section checked, every message naming the file.
+
+    ``None`` gives the defaults. Unknown sections or keys, and values of the wrong type or range,
+    raise ``ConfigError`` as ``"<file>: <section>.<key>: <what was expected>"``.
+    """
+    if path is None:
+        return Settings()
+    data = load_toml(path)
+    try:
+        return Settings.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
 
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML settings file, with a clear message on a missing or malformed file."""
+    """Read a TOML file, with a clear message on a missing or malformed file."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found")
@@ -182,33 +291,3 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
-
-
-def dump_toml(data: dict[str, Any]) -> str:
-    """Write nested tables of scalars as TOML (enough for our configs; no external writer needed)."""
-    lines: list[str] = []
-
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        raise ConfigError(f"cannot write {v!r} to TOML")
-
-    def table(prefix: str, d: dict[str, Any]) -> None:
-        scalars = {k: v for k, v in d.items() if not isinstance(v, dict)}
-        if prefix and scalars:
-            lines.append(f"[{prefix}]")
-        lines.extend(f"{k} = {value(v)}" for k, v in scalars.items())
-        if scalars:
-            lines.append("")
-        for k, v in d.items():
-            if isinstance(v, dict):
-                table(f"{prefix}.{k}" if prefix else k, v)
-
-    table("", data)
-    return "\n".join(lines)

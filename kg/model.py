@@ -295,6 +295,7 @@ class Retrieval:
     linked: tuple[LinkedEntity, ...] = ()
     entities: tuple[ScoredEntity, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # the retrieve settings that produced it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -315,6 +316,7 @@ class Answer:
     generator: str
     timings: dict[str, float] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # {"retrieve": ..., "generate": ...} used
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

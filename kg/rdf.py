@@ -27,7 +27,7 @@ from rdflib import RDF, RDFS, SKOS, XSD, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV
 
 from .errors import ConfigError, StoreError
-from .export import XML_INVALID, atomic_write
+from .files import XML_INVALID, atomic_write
 from .graph import KnowledgeGraph
 from .model import Document, Entity, Passage, Relation, SynonymLink
 from .rdf_read import from_rdf, read_rdf  # noqa: F401 - kg.rdf is the one RDF entry point

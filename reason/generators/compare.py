@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 
+from kg.text import name_key, stem
+
 from ..context import Context
 from .evidence import Sentence, about, same_name, strip_parenthetical
-from .question import QuestionAnalysis
-from .text import contains_phrase, normalise, parse_dates, stem
+from ..question import QuestionAnalysis
+from ..text import contains_phrase, parse_dates
 
 ROLES = ("director", "producer", "composer", "performer", "author", "writer", "screenwriter", "creator",
          "father", "mother", "spouse", "husband", "wife", "founder", "editor", "cinematographer", "star")
@@ -82,8 +84,8 @@ def same_options(ctx: Context, sentences: list[Sentence]) -> list[str]:
     hits = []
     for name in names:
         core = strip_parenthetical(name)
-        pos = normalise(ctx.question).find(normalise(core))
-        if normalise(core) and contains_phrase(ctx.question, core):
+        pos = name_key(ctx.question).find(name_key(core))
+        if name_key(core) and contains_phrase(ctx.question, core):
             hits.append((pos, -len(core), name))
     hits.sort()
     out: list[str] = []
@@ -154,10 +156,10 @@ def _option_nationality(option: str, role: str, sentences: list[Sentence]):
         for s in own:
             found = [m for m in s.mentions if m.label == label]
             if found:
-                key = normalise(found[0 if label == "NORP" else -1].text)
+                key = name_key(found[0 if label == "NORP" else -1].text)
                 return _NATION_ALIASES.get(key, key), via + [s.citation]
     return None
 
 
 def _starts_with(text: str, name: str) -> bool:
-    return normalise(text).startswith(normalise(strip_parenthetical(name)))
+    return name_key(text).startswith(name_key(strip_parenthetical(name)))

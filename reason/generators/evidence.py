@@ -10,9 +10,10 @@ import re
 from dataclasses import dataclass
 
 from kg.model import Citation
+from kg.text import name_key
 
 from ..context import Context, ContextMention
-from .text import contains_phrase, normalise
+from ..text import contains_phrase
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def strip_parenthetical(name: str) -> str:
 
 
 def same_name(a: str, b: str) -> bool:
-    return normalise(strip_parenthetical(a)) == normalise(strip_parenthetical(b))
+    return name_key(strip_parenthetical(a)) == name_key(strip_parenthetical(b))
 
 
 def about(subject: str, sentences: list[Sentence]) -> list[Sentence]:
@@ -66,7 +67,7 @@ def about(subject: str, sentences: list[Sentence]) -> list[Sentence]:
 def question_entities(ctx: Context) -> tuple[set[str], list[str]]:
     """Entity ids and names of the question's linked entities."""
     ids = {x.entity_id for x in ctx.linked}
-    names = [n for x in ctx.linked for n in (x.name, x.mention) if normalise(n)]
+    names = [n for x in ctx.linked for n in (x.name, x.mention) if name_key(n)]
     return ids, names
 
 

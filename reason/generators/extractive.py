@@ -14,15 +14,17 @@ about the bridge, never the bridge itself. Comparisons go to
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from kg.text import content_words, name_key
 
 from ..context import Context
 from .base import Generation, empty_usage
 from .compare import answer_choice, answer_same
 from .evidence import Sentence, in_question, question_entities, same_name, sentences_of, strip_parenthetical
 from .nested import Description, describe
-from .question import DATE, NAMED, QuestionAnalysis, analyse_question, answer_types
-from .text import content_words, contains_phrase, find_numbers, normalise, parse_dates, states
+from ..question import DATE, NAMED, QuestionAnalysis, analyse_question, answer_types
+from ..text import contains_phrase, find_numbers, parse_dates, states
 
 YES_COVERAGE = 0.6  # share of the question's words a yes/no answer's evidence must state
 
@@ -88,7 +90,7 @@ def _answer_factoid(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence]
     bridge = _find_bridge(nested, ctx, sentences) if nested else None
     if bridge is not None:
         types = answer_types(nested.outer)
-        outer_q = QuestionAnalysis(q.question, q.form, types if types[0] else q.types)
+        outer_q = replace(q, types=types if types[0] else q.types)
         best = _best(_collect(outer_q, ctx, sentences, _Scope(frozenset(nested.outer_words), (), bridge)))
         if best is not None:
             return best.name, [best.sentence.citation, bridge.sentence.citation]
@@ -102,7 +104,7 @@ def _find_bridge(nested: Description, ctx: Context, sentences: list[Sentence]) -
     name of the description, preferably an entity with a source of its own."""
     inner = QuestionAnalysis(nested.text, "factoid", answer_types(f"which {nested.noun}"))
     anchors = tuple(x.mention for x in ctx.linked if x.mention[:1].isupper() and x.mention in nested.text)
-    titles = frozenset(normalise(strip_parenthetical(s.title)) for s in sentences if s.title)
+    titles = frozenset(name_key(strip_parenthetical(s.title)) for s in sentences if s.title)
     return _best(_collect(inner, ctx, sentences, _Scope(frozenset(content_words(nested.text)), anchors, None, titles)))
 
 
@@ -118,8 +120,8 @@ def _collect(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence], scope
     linked_ids, linked_names = question_entities(ctx)
     bridges = _bridge_entities(sentences, linked_ids, linked_names)
     rank = {c.entity_id: i for i, c in enumerate(ctx.candidates)}
-    chain_end = normalise(ctx.chain[-1].object) if ctx.chain else ""
-    chain_inner = {normalise(h.object) for h in ctx.chain[:-1]}
+    chain_end = name_key(ctx.chain[-1].object) if ctx.chain else ""
+    chain_inner = {name_key(h.object) for h in ctx.chain[:-1]}
     cands: dict[str, _Candidate] = {}
     for s in sentences:
         about = _about_bridge(s, scope.bridge)
@@ -127,15 +129,15 @@ def _collect(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence], scope
             continue
         for text, label, eid in _spans(q, s):
             fit = _type_fit(q, label)
-            key = eid or normalise(text)
+            key = eid or name_key(text)
             if fit <= 0 or scope.bridge is not None and fit < 1 or in_question(text, eid, ctx, linked_ids) or _is_bridge(key, text, scope.bridge):
                 continue
             score = 2.0 * fit + 0.5 / s.source + _closeness(s, text, scope.words) + about
             if scope.bridge is None:
                 score += _context_bonus(s, linked_ids, linked_names, bridges, eid)
             score += 0.8 / (1 + rank[eid]) if eid in rank else 0.0
-            score += 1.0 if normalise(text) in scope.titles and not same_name(text, s.title) else 0.0
-            score += 1.5 if normalise(text) == chain_end else 0.3 if normalise(text) in chain_inner else 0.0
+            score += 1.0 if name_key(text) in scope.titles and not same_name(text, s.title) else 0.0
+            score += 1.5 if name_key(text) == chain_end else 0.3 if name_key(text) in chain_inner else 0.0
             c = cands.setdefault(key, _Candidate(key))
             c.text[text] += 1
             c.count += 1
@@ -216,14 +218,14 @@ def _bridge_entities(sentences: list[Sentence], linked_ids: set[str], linked_nam
     out = set()
     for s in sentences:
         if _mentions_linked(s, linked_ids, linked_names):
-            out.update(m.entity_id or normalise(m.text) for m in s.mentions if m.entity_id not in linked_ids)
+            out.update(m.entity_id or name_key(m.text) for m in s.mentions if m.entity_id not in linked_ids)
     return out
 
 
 def _context_bonus(s: Sentence, linked_ids, linked_names, bridges: set[str], eid: str) -> float:
     if _mentions_linked(s, linked_ids, linked_names):
         return 0.3
-    others = {m.entity_id or normalise(m.text) for m in s.mentions} - {eid}
+    others = {m.entity_id or name_key(m.text) for m in s.mentions} - {eid}
     return 0.3 if others & bridges else 0.0
 
 
@@ -232,9 +234,9 @@ def _support(s: Sentence, ctx: Context, sentences: list[Sentence]) -> list:
     cites = [s.citation]
     linked_ids, linked_names = question_entities(ctx)
     if not _mentions_linked(s, linked_ids, linked_names):
-        here = {m.entity_id or normalise(m.text) for m in s.mentions}
+        here = {m.entity_id or name_key(m.text) for m in s.mentions}
         for other in sentences:
-            there = {m.entity_id or normalise(m.text) for m in other.mentions}
+            there = {m.entity_id or name_key(m.text) for m in other.mentions}
             if other is not s and _mentions_linked(other, linked_ids, linked_names) and here & there:
                 cites.append(other.citation)
                 break

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 
 from kg.model import Citation
+from kg.text import name_key
 
 from ..context import Context
 from .base import NOT_FOUND, Generation
-from .text import contains_phrase, normalise
+from ..text import contains_phrase
 
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered sources. Reply with the short answer only: a name, "
@@ -52,7 +53,7 @@ def to_generation(reply: str, context: Context, usage: dict[str, int]) -> Genera
     """A Generation from a raw reply: not found on refusal or empty reply, else the answer with
     the context sentences that contain it (all kept sentences when none does)."""
     text = clean_answer(reply)
-    if not text or not normalise(text):
+    if not text or not name_key(text):
         return Generation.not_found(usage)
     return Generation(text, True, cite_sentences(text, context), dict(usage))
 

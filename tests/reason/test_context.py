@@ -115,7 +115,7 @@ def test_token_budget_gives_each_source_its_best_sentence_first():
 
 
 def test_default_token_estimate_counts_word_pieces():
-    from reason.generators.text import estimate_tokens
+    from reason.text import estimate_tokens
 
     assert estimate_tokens("Ada met Babbage.") == 5  # 3 words, 1 mark, 1 extra piece for a 7-letter word
     assert estimate_tokens("internationalisation") == 3

@@ -5,8 +5,9 @@ import numpy as np
 
 from kg.graph import KnowledgeGraph, VectorTable
 from kg.model import Entity, LinkedEntity, Mention
-from reason.index import VectorIndex
-from reason.link import MentionFinder, NameMentionFinder, NameTable, link_entities, name_key
+from kg.config import LinkConfig
+from kg.vectors import VectorIndex
+from reason.link import MentionFinder, NameMentionFinder, NameTable, link_entities, link_key
 
 
 class FixedFinder:
@@ -42,9 +43,9 @@ def test_fixed_finder_satisfies_the_protocol():
     assert isinstance(FixedFinder([]), MentionFinder)
 
 
-def test_name_key_normalises():
-    assert name_key("The  Analytical Engine!") == "analytical engine"
-    assert name_key("film Hype") == "hype"
+def test_link_key_is_the_name_key_without_a_category_word():
+    assert link_key("The  Analytical Engine!") == "analytical engine"
+    assert link_key("the film Hype") == link_key("film Hype") == link_key("Hype") == "hype"
 
 
 def test_name_table_ranks_same_name_by_attestation_and_specificity():
@@ -81,8 +82,11 @@ def test_link_embedding_fallback_needs_threshold():
     finder = FixedFinder([("the French capital city", "CONCEPT")])
     links = link_entities("What is in the French capital city?", g, finder, KeywordEmbedder(), entity_index=index)
     assert [(l.entity_id, l.method, l.score) for l in links] == [("e2", "embedding", 1.0)]
-    strict = link_entities("x", g, finder, KeywordEmbedder(), entity_index=index, embedding_threshold=1.01)
-    assert strict == []
+    city_only = VectorIndex(VectorTable(("e2",), KeywordEmbedder().embed(["Paris"]), "keyword"))
+    finder = FixedFinder([("the Old Town", "CONCEPT")])  # cosine 0 to "Paris"
+    strict = link_entities("x", g, finder, KeywordEmbedder(), entity_index=city_only, config=LinkConfig(embedding_threshold=0.5))
+    loose = link_entities("x", g, finder, KeywordEmbedder(), entity_index=city_only, config=LinkConfig(embedding_threshold=-1))
+    assert strict == [] and [(l.entity_id, l.score) for l in loose] == [("e2", 0.0)]
 
 
 def test_lower_case_common_words_are_not_linked_by_the_name_finder():

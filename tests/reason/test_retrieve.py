@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from kg.config import RetrieveConfig
+from kg.config import RETRIEVAL_MODES, HybridConfig, RetrieveConfig
 from kg.embedding import HashingEmbedder
 from kg.errors import ConfigError
 from kg.graph import KnowledgeGraph, assemble_graph
 from kg.model import Document, DocumentExtraction, Entity, Mention, Passage, RawRelation, Resolution, entity_id
-from reason.retrieve import MODES, HybridWeights, Retriever
+from reason.retrieve import Retriever
 
 # title, text, [(mention text, label)], [(subject, predicate, object)]
 DOCS = [
@@ -64,11 +64,11 @@ def titles(retrieval):
 
 
 def test_unknown_mode_is_a_config_error(retriever, graph):
-    with pytest.raises(ConfigError, match="unknown retrieval mode 'magic'; expected one of: dense, bm25, graph, hybrid"):
+    with pytest.raises(ConfigError, match="retrieve.mode: expected one of bm25, dense, graph, hybrid, got 'magic'"):
         retriever.retrieve(QUESTION, mode="magic")
-    with pytest.raises(ConfigError, match="unknown retrieval mode 'x'"):
+    with pytest.raises(ConfigError, match="retrieve.mode: expected one of .*, got 'x'"):
         Retriever(graph, HashingEmbedder(dim=8), config=RetrieveConfig(mode="x"))
-    with pytest.raises(ConfigError, match="k must be at least 1, got 0"):
+    with pytest.raises(ConfigError, match="retrieve.k: expected at least 1 passage, got 0"):
         retriever.retrieve(QUESTION, k=0)
 
 
@@ -100,8 +100,8 @@ def test_hybrid_chain_cites_the_supporting_sentences(retriever):
 
 def test_graph_mode_ranks_by_pagerank_from_the_linked_entity(graph):
     # only the linked entity seeds the walk: passages rank by their distance from it
-    weights = HybridWeights(facts=0, passage_seed=0.0)
-    walker = Retriever(graph, HashingEmbedder(dim=64), FixedFinder([("Blind Shaft", "WORK_OF_ART")]), weights=weights)
+    config = RetrieveConfig(hybrid=HybridConfig(facts=0, passage_seed=0.0))
+    walker = Retriever(graph, HashingEmbedder(dim=64), FixedFinder([("Blind Shaft", "WORK_OF_ART")]), config)
     r = walker.retrieve(QUESTION, k=4, mode="graph")
     assert titles(r) == ["Blind Shaft", "Li Yang", "Xian", "Paris"]
     assert r.evidence[0].score > r.evidence[1].score > r.evidence[2].score > 0.0
@@ -134,8 +134,19 @@ def test_timings_per_stage(retriever):
     assert r.timings["total"] == pytest.approx(sum(v for key, v in r.timings.items() if key != "total"))
 
 
-def test_modes_are_listed():
-    assert MODES == ("dense", "bm25", "graph", "hybrid")
+def test_every_mode_retrieves_and_an_unknown_one_is_refused(retriever):
+    assert RETRIEVAL_MODES == ("bm25", "dense", "graph", "hybrid")
+    for mode in RETRIEVAL_MODES:
+        assert retriever.retrieve(QUESTION, k=1, mode=mode).evidence
+    with pytest.raises(ConfigError, match="retrieve.mode: expected one of bm25, dense, graph, hybrid, got 'fast'"):
+        retriever.retrieve(QUESTION, mode="fast")
+
+
+def test_retrieval_records_its_settings_and_k_defaults_to_the_setting(graph):
+    config = RetrieveConfig(k=2, hybrid=HybridConfig(ppr=0.7))
+    r = Retriever(graph, HashingEmbedder(dim=64), FixedFinder([("Blind Shaft", "WORK_OF_ART")]), config).retrieve(QUESTION)
+    assert len(r.evidence) == 2
+    assert r.settings["k"] == 2 and r.settings["hybrid"]["ppr"] == 0.7 and r.settings["link"]["fuzzy_threshold"] == 90.0
 
 
 def test_works_without_stored_vectors_or_finder(graph):
@@ -151,11 +162,11 @@ SAMPLES = __import__("pathlib").Path(__file__).resolve().parents[2] / "samples"
 
 @pytest.fixture(scope="session")
 def sample_kb(tmp_path_factory):
-    import kg.api
+    import kgreason
 
     out = tmp_path_factory.mktemp("kg-samples")
-    kg.api.build([str(SAMPLES / "corpus")], out, progress=False)
-    return kg.api.open(out)
+    kgreason.build([str(SAMPLES / "corpus")], out, progress=False)
+    return kgreason.open(out)
 
 
 def _sample_recall(kb, mode: str, k: int = 5) -> float:

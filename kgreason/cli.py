@@ -1,4 +1,4 @@
-"""The ``kg`` command: a thin layer over the Python API (``kg.api``).
+"""The ``kg`` command: a thin layer over the Python API (``kgreason.api``).
 
 Each subcommand parses its options, calls one public function, and prints the result as text or,
 with ``--json``, as JSON. Errors the user can cause end in one clean line and exit code 2;
@@ -13,11 +13,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__, api, render
-from .config import BuildConfig, GenerateConfig, RetrieveConfig, load_toml
-from .errors import ConfigError, KgError
+import kgreason
+from kg import __version__, registry
+from kg.config import RETRIEVAL_MODES, IngestConfig, Settings, load_settings
+from kg.errors import KgError
+from kg.export import FORMATS
 
-EXPORT_FORMATS = ["turtle", "nt", "jsonld", "xml", "graphml", "json"]
+from . import render
+
+
 
 
 def _emit(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:
@@ -27,69 +31,68 @@ def _emit(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:
         print(text())
 
 
-def _build_config(args: argparse.Namespace) -> BuildConfig:
-    data = load_toml(args.config) if args.config else {}
-    where = str(args.config or "settings")
-    try:
-        config = BuildConfig.from_dict(data, where=where)
-    except ConfigError as exc:  # a value check inside a section names the setting, not the file
-        if str(exc).startswith(where):
-            raise
-        raise ConfigError(f"{where}: {exc}") from None
-    if args.chunk_size is not None or args.chunk_overlap is not None:
-        config = config.with_(ingest=config.ingest.from_dict({
-            **config.ingest.to_dict(),
-            **({"chunk_size": args.chunk_size} if args.chunk_size is not None else {}),
-            **({"chunk_overlap": args.chunk_overlap} if args.chunk_overlap is not None else {}),
-        }))
-    if args.workers is not None:
-        config = config.with_(extract=config.extract.with_(workers=args.workers))
-    return config
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings file (``--config``, through the one loader) with command-line options on top."""
+    settings = load_settings(args.config)
+    if getattr(args, "chunk_size", None) is not None or getattr(args, "chunk_overlap", None) is not None:
+        ingest = settings.ingest.to_dict()
+        ingest.update({k: v for k, v in (("chunk_size", args.chunk_size), ("chunk_overlap", args.chunk_overlap))
+                       if v is not None})
+        settings = settings.with_(ingest=IngestConfig.from_dict(ingest, "ingest"))
+    if getattr(args, "workers", None) is not None:
+        settings = settings.with_(extract=settings.extract.with_(workers=args.workers))
+    return settings
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    report = api.build(args.sources, args.out, _build_config(args), strict=args.strict, progress=not args.no_progress)
-    skipped = api.skipped_summary(report.skipped)
+    report = kgreason.build(args.sources, args.out, _settings(args), strict=args.strict, progress=not args.no_progress)
+    skipped = kgreason.skipped_summary(report.skipped)
     _emit(args, asdict(report), lambda: render.build_report(report, skipped))
     return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    info = api.open(args.dir).stats()
+    info = kgreason.open(args.dir).stats()
     _emit(args, info, lambda: render.stats(info))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_graph
+    from kg.export import export_graph  # noqa: F811
 
-    kb = api.open(args.dir)
+    kb = kgreason.open(args.dir)
     export_graph(kb.graph, args.output, args.format)
     _emit(args, {"output": str(args.output), "format": args.format}, lambda: f"wrote {args.format} to {args.output}")
     return 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    doc = api.remove(args.dir, args.doc)
+    doc = kgreason.remove(args.dir, args.doc)
     _emit(args, {"removed": doc.id, "source": doc.source}, lambda: f"removed {doc.id} ({doc.source}) and the facts only it supported")
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    view = api.open(args.dir).entity(args.entity)
+    view = kgreason.open(args.dir).entity(args.entity)
     _emit(args, asdict(view), lambda: render.entity(view, args.limit))
     return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    kb = api.open(args.dir, retrieve_config=RetrieveConfig(mode=args.mode, k=args.k))
+    kb = kgreason.open(args.dir)
+    query = load_settings(args.config) if args.config else None  # else: the defaults saved with the graph
+    retrieve = query.retrieve if query else kb.retrieve_config
+    retrieve = retrieve.with_(**{k: v for k, v in (("mode", args.mode), ("k", args.k)) if v is not None})
+    generate = query.generate if query else kb.generate_config
+    generate = generate.with_(**{k: v for k, v in (("generator", args.generator), ("model", args.model),
+                                                     ("base_url", args.base_url), ("max_new_tokens", args.max_new_tokens))
+                                 if v is not None})
+    kb = kgreason.KnowledgeBase(args.dir, kb.graph, retrieve_config=retrieve, generate_config=generate)
     if args.retrieve_only:
-        r = kb.retrieve(args.question, k=args.k, mode=args.mode)
+        r = kb.retrieve(args.question)
         _emit(args, r.to_dict(), lambda: render.retrieval(r))
         return 0
-    config = GenerateConfig(generator=args.generator, model=args.model, base_url=args.base_url,
-                            max_new_tokens=args.max_new_tokens)
-    a = kb.ask(args.question, mode=args.mode, k=args.k, config=config)
+    a = kb.ask(args.question)
     _emit(args, a.to_dict(), lambda: render.answer(a))
     return 0
 
@@ -108,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     b = command("build", cmd_build, "build or update a graph from files, folders and globs")
     b.add_argument("sources", nargs="+", help="files, folders (recursive) or glob patterns: .txt .md .html .pdf .jsonl .json")
     b.add_argument("--out", required=True, type=Path, help="graph directory to create or update")
-    b.add_argument("--config", type=Path, help="TOML file of build settings ([ingest], [extract], [resolve], [index])")
+    b.add_argument("--config", type=Path, help="settings TOML: [ingest] [extract] [resolve] [index], and [retrieve] "
+                   "[generate] saved as the graph's query defaults")
     b.add_argument("--chunk-size", type=int, help="passage size in characters (default 1200)")
     b.add_argument("--chunk-overlap", type=int, help="characters of overlap between passages (default 200)")
     b.add_argument("--workers", type=int, help="extraction processes (default 0: one per core, fewer for small inputs)")
@@ -120,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
 
     e = command("export", cmd_export, "export a graph to RDF, GraphML or node-link JSON")
     e.add_argument("dir", type=Path, help="graph directory")
-    e.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="output format")
+    e.add_argument("--format", required=True, choices=FORMATS, help="output format")
     e.add_argument("-o", "--output", required=True, type=Path, help="file to write")
 
     r = command("remove", cmd_remove, "remove a document and every fact only it supported")
@@ -135,13 +139,14 @@ def _parser() -> argparse.ArgumentParser:
     a = command("ask", cmd_ask, "answer a question from the graph's documents, with sources")
     a.add_argument("dir", type=Path, help="graph directory")
     a.add_argument("question", help="the question, in quotes")
-    a.add_argument("--mode", default="hybrid", choices=["hybrid", "graph", "dense", "bm25"], help="retrieval mode (default hybrid)")
-    a.add_argument("-k", "--k", type=int, default=5, help="passages to retrieve (default 5)")
-    a.add_argument("--generator", default="extractive", choices=["extractive", "transformers", "openai"],
-                   help="answer generator (default extractive: no LLM)")
-    a.add_argument("--model", default="", help="transformers model folder, or model name on the OpenAI-compatible server")
-    a.add_argument("--base-url", default="", help="OpenAI-compatible server URL (default $KG_OPENAI_BASE_URL)")
-    a.add_argument("--max-new-tokens", type=int, default=48, help="generation length limit")
+    a.add_argument("--config", type=Path, help="settings TOML whose [retrieve] and [generate] replace the graph's defaults")
+    a.add_argument("--mode", choices=RETRIEVAL_MODES, help="retrieval mode (default: retrieve.mode, hybrid)")
+    a.add_argument("-k", "--k", type=int, help="passages to retrieve (default: retrieve.k, 5)")
+    a.add_argument("--generator", choices=registry.names("generator"),
+                   help="answer generator (default: generate.generator, extractive: no LLM)")
+    a.add_argument("--model", help="model file or folder of a local generator, or model name on the OpenAI-compatible server")
+    a.add_argument("--base-url", help="OpenAI-compatible server URL (default $KG_OPENAI_BASE_URL)")
+    a.add_argument("--max-new-tokens", type=int, help="generation length limit (default: generate.max_new_tokens, 48)")
     a.add_argument("--retrieve-only", action="store_true", help="show the ranked evidence only, no answer")
 
     from .eval import cli as eval_cli

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from kg.errors import KgError
-from kg.eval.metrics import (
+from kgreason.eval.metrics import (
     QuestionResult, answer_in_context, dedupe, exact_match, f1_score, mean, normalize_answer, percentile,
     recall_at_k, reciprocal_rank, summarise,
 )

@@ -1,6 +1,6 @@
 """Evaluation of retrieval modes side by side: quality, latency and cost on real benchmarks (``kg eval``).
 
->>> from kg.eval import evaluate, compare
+>>> from kgreason.eval import evaluate, compare
 >>> report = evaluate("samples", "/tmp/eval-samples", modes=["bm25", "hybrid"])   # doctest: +SKIP
 >>> print(compare("/tmp/eval-before", "/tmp/eval-samples"))                      # doctest: +SKIP
 """

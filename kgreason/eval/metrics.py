@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Collection, Iterable, Sequence
 
-from ..errors import KgError
+from kg.errors import KgError
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 

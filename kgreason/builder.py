@@ -1,12 +1,13 @@
-"""The public facade: build a graph from documents, open it, ask it questions.
+"""Building a graph from documents, and removing documents from it: the write side of the API.
 
-This is the one module (with the CLI and the evaluation runner) that ties ``extract``, ``kg`` and
-``reason`` together; everything the ``kg`` command does is a call into here.
+``build`` loads documents (``extract.loaders``), chunks and extracts them (``extract``), resolves
+entities, assembles the graph (``kg.graph``), embeds it (``kg.vectors``) and saves it
+(``kg.store``); every step below is a package of its own, and this module only ties them together.
 
->>> import kg
->>> report = kg.build(["samples/corpus"], "/tmp/kg-doc")          # doctest: +SKIP
->>> kb = kg.open("/tmp/kg-doc")                                    # doctest: +SKIP
->>> kb.ask("Who is the father of the director of film X?").text   # doctest: +SKIP
+>>> import kgreason
+>>> report = kgreason.build(["samples/corpus"], "/tmp/kg-doc")        # doctest: +SKIP
+>>> report.passages, report.skipped                                     # doctest: +SKIP
+(39, ())
 """
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import __version__, registry, store
-from .config import BuildConfig, GenerateConfig, RetrieveConfig
-from .embedding import CachedEmbedder, Embedder
-from .errors import ConfigError, InputError
-from .graph import KnowledgeGraph, assemble_graph
-from .model import Answer, BuildReport, Document, DocumentExtraction, Entity, Passage, Relation, Retrieval, SkippedInput
+from kg import __version__, registry, store
+from kg.config import BuildConfig, Settings
+from kg.embedding import CachedEmbedder, Embedder
+from kg.errors import InputError
+from kg.graph import KnowledgeGraph, assemble_graph
+from kg.model import BuildReport, Document, DocumentExtraction, Passage, SkippedInput
+from kg.vectors import build_vectors
 
 
 def make_embedder(config: BuildConfig) -> Embedder:
@@ -45,12 +47,13 @@ class _State:
     extractions: dict[str, DocumentExtraction]
     names: dict[str, str] = field(default_factory=dict)  # previous entity id -> name
     stats: dict[str, int] = field(default_factory=dict)  # the saved graph's counts
+    query: dict[str, Any] = field(default_factory=dict)  # saved [retrieve] / [generate] defaults
 
 
 def build(
     sources: Sequence[str | Path],
     out: str | Path,
-    config: BuildConfig | None = None,
+    config: BuildConfig | Settings | None = None,
     *,
     strict: bool = False,
     progress: bool = True,
@@ -62,11 +65,13 @@ def build(
     Incremental: documents already in the graph (same content hash) are skipped; a source whose
     content changed replaces its old facts. If the content-relevant settings differ from those the
     graph was built with, everything is rebuilt. The previous graph stays intact until the new one
-    is completely written.
+    is completely written. ``config`` is the build settings, or all ``Settings`` (a settings file):
+    then its ``[retrieve]`` and ``[generate]`` sections are saved as the graph's query defaults.
     """
     from extract.loaders import load_documents
 
-    config = config or BuildConfig()
+    query = _query_settings(config) if isinstance(config, Settings) else None
+    config = config.build if isinstance(config, Settings) else (config or BuildConfig())
     started = time.perf_counter()
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -79,21 +84,29 @@ def build(
     unchanged = [d for d in loaded.documents if d.id in state.documents]
     new_docs = [d for d in loaded.documents if d.id not in state.documents]
     removed = _replaced_documents(state, new_docs)
-    if new_docs or removed or not state.documents:
-        for doc_id in removed:
-            _drop(state, doc_id)
-        t = time.perf_counter()
-        _add_documents(state, new_docs, config, extractor, progress)
-        timings["extract"] = time.perf_counter() - t
-        embedder = CachedEmbedder(embedder or make_embedder(config))
-        _prime(embedder, previous_vectors, state.names)
-        graph = _assemble(state, config, embedder, previous_vectors, timings, progress)
-        t = time.perf_counter()
-        store.save_graph(graph, out, state.extractions)
-        timings["save"] = time.perf_counter() - t
-        stats = graph.stats()
-    else:  # nothing changed: the saved graph already is the result
-        stats = state.stats
+    if query is not None and query != state.query:
+        state.query = query
+    elif state.documents and not new_docs and not removed:  # nothing changed: the saved graph is the result
+        return _report(out, loaded, state.stats, unchanged, new_docs, removed, started, timings)
+    for doc_id in removed:
+        _drop(state, doc_id)
+    t = time.perf_counter()
+    _add_documents(state, new_docs, config, extractor, progress)
+    timings["extract"] = time.perf_counter() - t
+    embedder = CachedEmbedder(embedder or make_embedder(config))
+    _prime(embedder, previous_vectors, state.names)
+    graph = _assemble(state, config, embedder, previous_vectors, timings)
+    t = time.perf_counter()
+    store.save_graph(graph, out, state.extractions)
+    timings["save"] = time.perf_counter() - t
+    return _report(out, loaded, graph.stats(), unchanged, new_docs, removed, started, timings)
+
+
+def _query_settings(settings: Settings) -> dict[str, Any]:
+    return {"retrieve": settings.retrieve.to_dict(), "generate": settings.generate.to_dict()}
+
+
+def _report(out, loaded, stats, unchanged, new_docs, removed, started, timings) -> BuildReport:
     return BuildReport(
         out=str(out), documents_added=len(new_docs), documents_unchanged=len(unchanged),
         documents_removed=len(removed), skipped=loaded.skipped, passages=stats["passages"],
@@ -110,7 +123,8 @@ def _previous_state(out: str | Path, config: BuildConfig) -> tuple[_State, dict]
         return _State({}, {}, {}), {}  # settings changed: rebuild every document
     extractions = store.load_extractions(out, graph)
     names = {e.id: e.name for e in graph.entities.values()}
-    return _State(dict(graph.documents), dict(graph.passages), extractions, names, graph.stats()), dict(graph.vectors)
+    return (_State(dict(graph.documents), dict(graph.passages), extractions, names, graph.stats(),
+                   dict(graph.settings.get("query", {}))), dict(graph.vectors))
 
 
 def _prime(embedder: CachedEmbedder, vectors: dict, names: dict[str, str]) -> None:
@@ -158,9 +172,8 @@ def _add_documents(state: _State, docs: list[Document], config: BuildConfig, ext
 
 
 def _assemble(state: _State, config: BuildConfig, embedder: Embedder, previous_vectors: dict,
-              timings: dict[str, float], progress: bool) -> KnowledgeGraph:
+              timings: dict[str, float]) -> KnowledgeGraph:
     from extract.resolve import resolve
-    from reason.index import build_vectors
 
     t = time.perf_counter()
     mentions = [m for ex in state.extractions.values() for m in ex.mentions]
@@ -171,6 +184,7 @@ def _assemble(state: _State, config: BuildConfig, embedder: Embedder, previous_v
         "build": config.to_dict(),
         "kgreason_version": __version__,
         "embedder": getattr(embedder, "name", type(embedder).__name__),
+        **({"query": state.query} if state.query else {}),
     }
     graph = assemble_graph(state.documents.values(), state.passages.values(), state.extractions.values(),
                            resolution, settings)
@@ -186,107 +200,12 @@ def remove(path: str | Path, key: str, *, embedder: Embedder | None = None) -> D
     graph = store.load_graph(path)
     doc = graph.find_document(key)
     config = BuildConfig.from_dict(graph.settings.get("build", {}))
-    state = _State(dict(graph.documents), dict(graph.passages), store.load_extractions(path, graph))
+    state = _State(dict(graph.documents), dict(graph.passages), store.load_extractions(path, graph),
+                   query=dict(graph.settings.get("query", {})))
     _drop(state, doc.id)
-    rebuilt = _assemble(state, config, embedder or make_embedder(config), dict(graph.vectors), {}, False)
+    rebuilt = _assemble(state, config, embedder or make_embedder(config), dict(graph.vectors), {})
     store.save_graph(rebuilt, path, state.extractions)
     return doc
-
-
-@dataclass(frozen=True)
-class EntityView:
-    """An entity with its aliases, relations (with supporting sentences) and mentions' passages."""
-
-    entity: Entity
-    relations: tuple[Relation, ...]
-    passages: tuple[str, ...]
-    merges: tuple[Any, ...]
-    names: dict[str, str]  # entity id -> name, for the relations' other ends
-
-
-class KnowledgeBase:
-    """An opened graph: inspect it, retrieve evidence, ask questions.
-
-    Models (embedder, spaCy for question parsing, generators) load on first use only.
-    """
-
-    def __init__(self, path: str | Path, graph: KnowledgeGraph, *, embedder: Embedder | None = None,
-                 finder: Any = None, retrieve_config: RetrieveConfig | None = None):
-        self.path = Path(path)
-        self.graph = graph
-        self.settings = graph.settings
-        self.build_config = BuildConfig.from_dict(graph.settings.get("build", {}))
-        self.retrieve_config = retrieve_config or RetrieveConfig()
-        self._embedder = embedder
-        self._finder = finder
-        self._retriever = None
-        self._generators: dict[str, Any] = {}
-
-    # ---- inspection -----------------------------------------------------------------------------
-    def stats(self) -> dict[str, Any]:
-        return {"path": str(self.path), **self.graph.stats(), "settings": self.settings.get("build", {}),
-                "embedder": self.settings.get("embedder", ""), "kgreason_version": self.settings.get("kgreason_version", "")}
-
-    def entity(self, name: str) -> EntityView:
-        e = self.graph.find_entity(name)
-        rels = tuple(self.graph.relations_of(e.id))
-        ids = {r.subject for r in rels} | {r.object for r in rels}
-        pas = tuple(sorted(self.graph.entity_passages().get(e.id, ())))
-        merges = tuple(m for m in self.graph.merges if m.entity_id == e.id)
-        return EntityView(e, rels, pas, merges, {i: self.graph.entities[i].name for i in ids})
-
-    # ---- retrieval and answers --------------------------------------------------------------------
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = make_embedder(self.build_config)
-        return self._embedder
-
-    @property
-    def retriever(self):
-        if self._retriever is None:
-            from reason.retrieve import Retriever
-
-            if self._finder is None:
-                from extract.question_mentions import SpacyMentionFinder
-
-                self._finder = SpacyMentionFinder(model=self.build_config.extract.model)
-            self._retriever = Retriever(self.graph, self.embedder, self._finder, self.retrieve_config)
-        return self._retriever
-
-    def retrieve(self, question: str, k: int = 5, mode: str | None = None) -> Retrieval:
-        """Ranked evidence for ``question`` without generation (for users with their own LLM)."""
-        if not question or not question.strip():
-            raise ConfigError("question: expected a non-empty question")
-        return self.retriever.retrieve(question, k=k, mode=mode)
-
-    def generator(self, name: str | None = None, config: GenerateConfig | None = None):
-        config = config or GenerateConfig()
-        name = name or config.generator
-        if name not in self._generators:
-            self._generators[name] = registry.create(
-                "generator", name, model=config.model, base_url=config.base_url,
-                api_key_env=config.api_key_env, max_new_tokens=config.max_new_tokens,
-            )
-        return self._generators[name]
-
-    def ask(self, question: str, *, mode: str | None = None, k: int = 5, generator: str | None = None,
-            config: GenerateConfig | None = None) -> Answer:
-        """Answer ``question`` from the graph's documents, with citations and a reasoning chain."""
-        from reason.answer import answer
-
-        config = config or GenerateConfig()
-        retrieval = self.retrieve(question, k=k, mode=mode)
-        return answer(retrieval, self.graph, self.generator(generator, config), token_budget=config.context_tokens)
-
-    def close(self) -> None:
-        self._retriever = None
-        self._generators.clear()
-
-
-def open(path: str | Path, **options: Any) -> KnowledgeBase:  # noqa: A001 - mirrors builtins.open on purpose
-    """Open the graph saved in ``path`` (see ``KnowledgeBase`` for options)."""
-    return KnowledgeBase(path, store.load_graph(path), **options)
 
 
 def skipped_summary(skipped: Sequence[SkippedInput]) -> list[str]:

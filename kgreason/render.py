@@ -4,7 +4,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from .model import Answer, BuildReport, Retrieval
+from kg.model import Answer, BuildReport, Retrieval
 
 
 def _wrap(text: str, indent: str = "    ", width: int = 100) -> str:
@@ -31,8 +31,17 @@ def stats(info: dict[str, Any]) -> str:
     lines.append(f"built with: kgreason {info.get('kgreason_version', '?')}, embedder {info.get('embedder', '?')}")
     lines.append("settings:")
     for section, values in info.get("settings", {}).items():
-        lines.append(f"  [{section}] " + ", ".join(f"{k}={v!r}" for k, v in values.items()))
+        _settings_lines(lines, section, values)
     return "\n".join(lines)
+
+
+def _settings_lines(lines: list[str], section: str, values: dict[str, Any]) -> None:
+    """``[section] k=v, ...`` then one line per nested table (``[retrieve.hybrid] ...``)."""
+    flat = {k: v for k, v in values.items() if not isinstance(v, dict)}
+    lines.append(f"  [{section}] " + ", ".join(f"{k}={v!r}" for k, v in flat.items()))
+    for key, nested in values.items():
+        if isinstance(nested, dict):
+            _settings_lines(lines, f"{section}.{key}", nested)
 
 
 def entity(view, limit: int = 20) -> str:

@@ -9,7 +9,7 @@
 - ROI: quality points gained (Recall@5, F1, in percentage points) per extra dollar per 1,000 questions,
   relative to the cheapest mode.
 
-Default prices and their sources are in ``kg/eval/prices.toml``; ``--prices FILE`` overrides any part.
+Default prices and their sources are in ``kgreason/eval/prices.toml``; ``--prices FILE`` overrides any part.
 
 >>> p = load_prices()
 >>> round(query_usd(cpu_seconds=3.6, prompt_tokens=0, completion_tokens=0, prices=p, generator="extractive"), 6)
@@ -24,8 +24,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..config import load_toml
-from ..errors import ConfigError
+from kg.config import load_toml
+from kg.errors import ConfigError
 
 PRICES_FORMAT = "kgreason-prices"
 
@@ -87,7 +87,7 @@ def _number(table: dict, key: str, where: str) -> float:
 
 def load_prices(path: str | Path | None = None) -> Prices:
     """The packaged default prices, with any tables of the TOML file at ``path`` laid over them."""
-    data = tomllib.loads(resources.files("kg.eval").joinpath("prices.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads(resources.files("kgreason.eval").joinpath("prices.toml").read_text(encoding="utf-8"))
     where = "prices.toml"
     if path is not None:
         user = load_toml(path)

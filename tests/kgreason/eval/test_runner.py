@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from kg.errors import ConfigError, NotFoundError
-from kg.eval import cli
-from kg.eval.report import compare, load_report
-from kg.eval.runner import evaluate
+from kgreason.eval import cli
+from kgreason.eval.report import compare, load_report
+from kgreason.eval.runner import evaluate
 from kg.graph import KnowledgeGraph
 from kg.model import Answer, BuildReport, Document, Evidence, Passage, Retrieval
 
@@ -94,7 +94,7 @@ class FakeEngine:
         n = len(TEXTS)
         return BuildReport(str(out), n if fresh else 0, 0 if fresh else n, 0, (), n, 3, 2, 0.1, {"extract": 0.05})
 
-    def open(self, path):
+    def open(self, path, **options):
         self.kb = FakeKB(self)
         return self.kb
 
@@ -206,8 +206,10 @@ def test_engine_error_writes_partial_report_and_raises(dataset, tmp_path):
 
 
 def test_bad_options(dataset, tmp_path):
-    with pytest.raises(ConfigError, match=r"modes: expected at least one of bm25, dense, graph, hybrid, got none"):
+    with pytest.raises(ConfigError, match=r"modes: expected some of bm25, dense, graph, hybrid, got none"):
         _run(dataset, tmp_path / "r", FakeEngine(), modes=[" "])
+    with pytest.raises(ConfigError, match=r"modes: expected some of bm25, dense, graph, hybrid, got fast"):
+        _run(dataset, tmp_path / "r", FakeEngine(), modes=["bm25", "fast"])
     with pytest.raises(ConfigError, match=r"k_values: expected positive whole numbers, got \[0, 5\]"):
         _run(dataset, tmp_path / "r", FakeEngine(), k_values=(0, 5))
     with pytest.raises(ConfigError, match=r"no price class for generator 'mystery'"):

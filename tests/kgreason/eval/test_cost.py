@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from kg.errors import ConfigError
-from kg.eval.cost import index_cost, llm_indexer_estimate, load_prices, mode_cost, query_usd, roi_table
+from kgreason.eval.cost import index_cost, llm_indexer_estimate, load_prices, mode_cost, query_usd, roi_table
 
 
 def test_default_prices_have_sources():

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import InputError
+from kg.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Dataset:
 
     name: str
     format: str  # normalised | user | hotpotqa | 2wikimultihopqa | musique
-    sources: tuple[Path, ...]  # what kg.api.build ingests
+    sources: tuple[Path, ...]  # what kgreason.api.build ingests
     questions: tuple[EvalQuestion, ...]
     files: tuple[Path, ...]  # every input file, for checksums
 

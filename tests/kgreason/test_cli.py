@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import rdflib
 
-from kg.cli import main
+from kgreason.cli import main
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -84,3 +84,40 @@ def test_remove_by_external_id(graph_dir, tmp_path, capsys):
     assert json.loads(out)["source"].endswith("passages.jsonl#msq-000001")
     code, out, _ = run(capsys, "stats", copy, "--json")
     assert json.loads(out)["documents"] == 38
+
+
+def test_settings_file_sets_query_defaults_saved_with_the_graph(tmp_path, capsys):
+    cfg = tmp_path / "kg.toml"
+    cfg.write_text('[index]\nembedder = "hashing"\n[resolve]\nuse_embeddings = false\n'
+                   '[retrieve]\nk = 2\nmode = "bm25"\n[retrieve.hybrid]\nppr = 1.25\n', encoding="utf-8")
+    out = tmp_path / "g"
+    assert main(["build", str(SAMPLES / "corpus"), "--out", str(out), "--config", str(cfg), "--no-progress"]) == 0
+    capsys.readouterr()
+    code, text, _ = run(capsys, "ask", out, "Where is Van Hook Township?", "--json")
+    answer = json.loads(text)
+    assert code == 0 and len(answer["evidence"]) == 2 and answer["mode"] == "bm25"
+    assert answer["settings"]["retrieve"]["hybrid"]["ppr"] == 1.25
+    assert answer["settings"]["generate"]["generator"] == "extractive"
+    code, text, _ = run(capsys, "ask", out, "Where is Van Hook Township?", "--json", "-k", "3", "--mode", "dense")
+    assert [json.loads(text)[key] for key in ("mode",)] == ["dense"] and len(json.loads(text)["evidence"]) == 3
+    code, text, _ = run(capsys, "stats", out)
+    assert "[retrieve] mode='bm25', k=2" in text and "[retrieve.hybrid] bm25=0.8, subquery=0.6, bridge=0.3, ppr=1.25" in text
+
+
+def test_a_plugin_generator_works_in_kg_ask(graph_dir, capsys):
+    from kg import registry
+
+    registry.register("generator", "plugin-extractive", "reason.generators.extractive:ExtractiveGenerator")
+    code, text, err = run(capsys, "ask", graph_dir, "Where is Van Hook Township?", "--generator", "plugin-extractive", "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(text)["settings"]["generate"]["generator"] == "plugin-extractive"
+
+
+def test_a_typo_in_a_settings_section_fails_build_ask_and_eval_alike(tmp_path, graph_dir, capsys):
+    cfg = tmp_path / "kg.toml"
+    cfg.write_text("[retreive]\nk = 3\n", encoding="utf-8")
+    expected = f"{cfg}: unknown setting(s) retreive; expected some of ingest, extract, resolve, index, retrieve, generate\n"
+    for argv in (["build", SAMPLES / "corpus", "--out", tmp_path / "g"], ["ask", graph_dir, "Who?"],
+                 ["eval", SAMPLES, "--out", tmp_path / "r"]):
+        code, _, err = run(capsys, *argv, "--config", cfg)
+        assert code == 2 and err.endswith(expected), argv

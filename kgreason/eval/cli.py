@@ -1,6 +1,6 @@
 """``kg eval``: compare retrieval modes on a dataset, or compare two saved reports.
 
-The command is thin: it parses options, calls ``kg.eval.runner.evaluate`` (or ``kg.eval.report.compare``),
+The command is thin: it parses options, calls ``kgreason.eval.runner.evaluate`` (or ``kgreason.eval.report.compare``),
 prints a short summary (or JSON with ``--json``) and turns kgreason errors into a clean message with
 exit code 2. Ctrl-C writes a partial report and exits 130.
 
@@ -16,8 +16,9 @@ import math
 import sys
 from typing import Any
 
-from ..config import BuildConfig, load_toml
-from ..errors import ConfigError, KgError
+from kg import registry
+from kg.config import RETRIEVAL_MODES, load_settings
+from kg.errors import ConfigError, KgError
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
 
@@ -32,15 +33,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                     "documents with --questions FILE.")
     p.add_argument("dataset", nargs="?", help="dataset folder or file")
     p.add_argument("--out", "-o", help="report folder (created)")
-    p.add_argument("--modes", default="bm25,dense,graph,hybrid", help="comma-separated retrieval modes")
-    p.add_argument("--generator", default="extractive", help="extractive | transformers | openai")
+    p.add_argument("--modes", default=",".join(RETRIEVAL_MODES),
+                   help=f"comma-separated retrieval modes (default {','.join(RETRIEVAL_MODES)})")
+    p.add_argument("--generator", choices=registry.names("generator"),
+                   help="answer generator (default: generate.generator of --config, else extractive)")
     p.add_argument("--limit", type=int, help="evaluate only the first N questions")
     p.add_argument("--k", default="1,2,5,10", help="Recall@k cut-offs (default 1,2,5,10)")
-    p.add_argument("--answer-k", type=int, default=5, help="passages given to the generator (default 5)")
+    p.add_argument("--answer-k", type=int, help="passages given to the generator (default: retrieve.k, 5)")
     p.add_argument("--questions", help="questions JSONL when DATASET is only the documents")
-    p.add_argument("--config", help="build settings TOML ([ingest], [extract], [resolve], [index])")
+    p.add_argument("--config", help="settings TOML: any of [ingest] [extract] [resolve] [index] [retrieve] [generate]")
     p.add_argument("--graph", help="graph folder to build or reuse (default: a cache keyed by corpus and settings)")
-    p.add_argument("--prices", help="prices TOML overriding the defaults (see kg/eval/prices.toml)")
+    p.add_argument("--prices", help="prices TOML overriding the defaults (see kgreason/eval/prices.toml)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in the same --out")
     p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -48,14 +51,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=run, handler=run)
     return p
-
-
-def _build_config(path: str | None) -> BuildConfig | None:
-    if not path:
-        return None
-    data = load_toml(path)
-    return BuildConfig.from_dict({k: v for k, v in data.items() if k in ("ingest", "extract", "resolve", "index")},
-                                 where=str(path))
 
 
 def _k_values(text: str) -> tuple[int, ...]:
@@ -105,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         report = evaluate(
             args.dataset, args.out, modes=args.modes.split(","), generator=args.generator, limit=args.limit,
             k_values=_k_values(args.k), answer_k=args.answer_k, questions=args.questions,
-            config=_build_config(args.config), graph_dir=args.graph, prices=args.prices, resume=args.resume,
+            config=load_settings(args.config), graph_dir=args.graph, prices=args.prices, resume=args.resume,
             progress=not args.no_progress, charts=not args.no_charts, command=" ".join(["kg", *sys.argv[1:]]),
         )
     except KgError as exc:

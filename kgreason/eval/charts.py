@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .report import EvalReport
+from .records import EvalReport
 
 
 def _plt():

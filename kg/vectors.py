@@ -1,0 +1,173 @@
+"""Vectors of a graph's items: the tables a build embeds and stores with the graph, and
+inner-product search over them (faiss).
+
+``build_vectors`` embeds three kinds of items: ``passage`` (document title + passage text),
+``entity`` (entity name; names only by default) and ``fact`` ("subject predicate object"; only
+when asked). Ids are content-derived, so a row of a previous build whose id and model are
+unchanged is reused and only new items are embedded. ``VectorIndex`` is the one faiss set-up of
+the project: retrieval searches passages, entity names and facts with it, and entity resolution
+finds similar names with it.
+
+>>> from kg.embedding import HashingEmbedder
+>>> table = VectorTable(("a", "b"), HashingEmbedder(dim=32).embed(["red apple", "blue sky"]), "hashing-32")
+>>> index = VectorIndex(table)
+>>> [pid for pid, _ in index.search(HashingEmbedder(dim=32).embed(["red apple"])[0], k=1)]
+['a']
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import ENTITY_VECTOR_CHOICES
+from .embedding import Embedder
+from .errors import ConfigError
+from .graph import KnowledgeGraph, VectorTable
+from .model import is_named
+
+# rows; below this exact search is fast enough (see ../shared/STACK.md), above it HNSW
+HNSW_THRESHOLD = 200_000
+
+
+# ---- texts of the embedded items -----------------------------------------------------------------
+
+
+def passage_text(graph: KnowledgeGraph, passage_id: str) -> str:
+    """The text embedded and indexed for a passage: its document title, then the passage text."""
+    p = graph.passages[passage_id]
+    title = graph.documents[p.doc_id].title if p.doc_id in graph.documents else ""
+    return f"{title}\n{p.text}" if title else p.text
+
+
+def fact_text(graph: KnowledgeGraph, relation_id: str) -> str:
+    """``"subject name predicate words object name"`` for a relation (underscores become spaces)."""
+    r = graph.relations[relation_id]
+    pred = r.predicate.replace("_", " ")
+    return f"{graph.entities[r.subject].name} {pred} {graph.entities[r.object].name}"
+
+
+def item_texts(graph: KnowledgeGraph, entities: str = "named", facts: bool = False
+               ) -> dict[str, tuple[tuple[str, ...], list[str]]]:
+    """Table name -> (ids, texts) of every item ``build_vectors`` embeds, in the graph's order.
+
+    ``entities`` is ``"named"`` (names only: concepts, dates and quantities get no vector) or
+    ``"all"``; the ``fact`` table is empty unless ``facts``."""
+    if entities not in ENTITY_VECTOR_CHOICES:
+        raise ConfigError(f"index.entities: expected one of {', '.join(ENTITY_VECTOR_CHOICES)}, got {entities!r}")
+    pids = tuple(graph.passages)
+    eids = tuple(i for i, e in graph.entities.items() if entities == "all" or is_named(e.type))
+    rids = tuple(graph.relations) if facts else ()
+    return {
+        "passage": (pids, [passage_text(graph, i) for i in pids]),
+        "entity": (eids, [graph.entities[i].name for i in eids]),
+        "fact": (rids, [fact_text(graph, i) for i in rids]),
+    }
+
+
+def build_vectors(
+    graph: KnowledgeGraph, embedder: Embedder, previous: dict[str, VectorTable] | None = None,
+    *, entities: str = "named", facts: bool = False,
+) -> dict[str, VectorTable]:
+    """Embed passages, entity names (``entities``: "named" or "all") and, when ``facts``, facts.
+    Rows of ``previous`` with the same id and model are reused.
+
+    >>> from kg.embedding import HashingEmbedder
+    >>> build_vectors(KnowledgeGraph(), HashingEmbedder(dim=8))["passage"].vectors.shape
+    (0, 8)
+    """
+    out: dict[str, VectorTable] = {}
+    dim = 0  # known once one table has rows: an empty table then needs no probe embedding
+    for name, (ids, texts) in item_texts(graph, entities, facts).items():
+        old = (previous or {}).get(name)
+        out[name] = _embed_table(ids, texts, embedder, old, dim)
+        dim = dim or (out[name].vectors.shape[1] if len(ids) else 0)
+    return out
+
+
+def vectors_usable(graph: KnowledgeGraph, tables: dict[str, VectorTable], model: str) -> bool:
+    """Whether stored tables fit ``graph`` and were made by ``model``: every passage has a row,
+    entity and fact rows name items of the graph (a table may cover a subset of them)."""
+    if any(name not in tables or tables[name].model != model for name in ("passage", "entity", "fact")):
+        return False
+    return (set(tables["passage"].ids) == set(graph.passages)
+            and all(i in graph.entities for i in tables["entity"].ids)
+            and all(i in graph.relations for i in tables["fact"].ids))
+
+
+def _embed_table(
+    ids: tuple[str, ...], texts: list[str], embedder: Embedder, old: VectorTable | None, dim: int = 0
+) -> VectorTable:
+    reuse: dict[str, int] = {}
+    if old is not None and old.model == embedder.name and len(old.ids):
+        reuse = {i: row for row, i in enumerate(old.ids)}
+    todo = [n for n, i in enumerate(ids) if i not in reuse]
+    fresh = embedder.embed([texts[n] for n in todo]) if todo else None
+    dim = _dimension(embedder, fresh, old if reuse else None, dim)
+    vectors = np.zeros((len(ids), dim), dtype=np.float32)
+    if reuse:
+        keep = [n for n, i in enumerate(ids) if i in reuse]
+        vectors[keep] = old.vectors[[reuse[ids[n]] for n in keep]]
+    if todo:
+        vectors[todo] = fresh
+    return VectorTable(ids, vectors, embedder.name)
+
+
+def _dimension(embedder: Embedder, fresh: np.ndarray | None, old: VectorTable | None, known: int = 0) -> int:
+    if fresh is not None:
+        return int(fresh.shape[1])
+    if known:
+        return known
+    if old is not None:
+        return int(old.vectors.shape[1])
+    return int(embedder.embed(["dimension probe"]).shape[1])
+
+
+# ---- vector search -----------------------------------------------------------------------------
+
+
+class VectorIndex:
+    """Inner-product search over a ``VectorTable`` (exact below ``HNSW_THRESHOLD`` rows, HNSW above).
+
+    ``search`` takes one query vector (L2-normalised, like the rows) and returns ``(id, cosine)``
+    pairs, best first. ``scores`` gives the cosine of the query against every row (exact tables)."""
+
+    def __init__(self, table: VectorTable, hnsw_threshold: int = HNSW_THRESHOLD):
+        import faiss
+
+        self.ids = table.ids
+        self.vectors = np.ascontiguousarray(table.vectors, dtype=np.float32)
+        dim = self.vectors.shape[1] if self.vectors.ndim == 2 else 0
+        self.exact = len(self.ids) < hnsw_threshold
+        if self.exact:
+            self._index = faiss.IndexFlatIP(max(dim, 1))
+        else:
+            self._index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            self._index.hnsw.efSearch = 128
+        if len(self.ids):
+            self._index.add(self.vectors)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The ``k`` rows closest to one query vector, as ``(id, cosine)``, best first."""
+        return self.search_many(np.asarray(query, dtype=np.float32).reshape(1, -1), k)[0]
+
+    def search_many(self, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """``search`` for each row of ``queries`` (one faiss call for all of them)."""
+        q = np.ascontiguousarray(np.asarray(queries, dtype=np.float32))
+        if k <= 0 or not len(self.ids):
+            return [[] for _ in range(len(q))]
+        if q.ndim != 2 or q.shape[1] != self.vectors.shape[1]:
+            raise ConfigError(
+                f"query vectors have shape {q.shape}; expected (n, {self.vectors.shape[1]}) "
+                "(was the graph embedded with another model?)"
+            )
+        scores, rows = self._index.search(q, min(k, len(self.ids)))
+        return [[(self.ids[r], float(s)) for r, s in zip(row_ids, row_scores) if r >= 0]
+                for row_ids, row_scores in zip(rows, scores)]
+
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        """Cosine of ``query`` with every row, row-aligned with ``ids``."""
+        if not len(self.ids):
+            return np.zeros(0, dtype=np.float32)
+        return self.vectors @ np.asarray(query, dtype=np.float32).reshape(-1)

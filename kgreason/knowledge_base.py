@@ -1,0 +1,130 @@
+"""An opened graph: inspect it, retrieve evidence, ask questions (the read side of the API).
+
+>>> import kgreason
+>>> kb = kgreason.open(".kg/samples")                                             # doctest: +SKIP
+>>> kb.ask("What is the seat of the county where Van Hook Township is located?").text  # doctest: +SKIP
+'Stanley'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kg import registry, store
+from kg.config import BuildConfig, GenerateConfig, RetrieveConfig
+from kg.embedding import Embedder
+from kg.errors import ConfigError
+from kg.graph import KnowledgeGraph
+from kg.model import Answer, Entity, Relation, Retrieval
+
+from .builder import make_embedder
+
+
+@dataclass(frozen=True)
+class EntityView:
+    """An entity with its aliases, relations (with supporting sentences) and mentions' passages."""
+
+    entity: Entity
+    relations: tuple[Relation, ...]
+    passages: tuple[str, ...]
+    merges: tuple[Any, ...]
+    names: dict[str, str]  # entity id -> name, for the relations' other ends
+
+
+class KnowledgeBase:
+    """An opened graph: inspect it, retrieve evidence, ask questions.
+
+    Models (embedder, spaCy for question parsing, generators) load on first use only.
+    """
+
+    def __init__(self, path: str | Path, graph: KnowledgeGraph, *, embedder: Embedder | None = None,
+                 finder: Any = None, retrieve_config: RetrieveConfig | None = None,
+                 generate_config: GenerateConfig | None = None):
+        self.path = Path(path)
+        self.graph = graph
+        self.settings = graph.settings
+        self.build_config = BuildConfig.from_dict(graph.settings.get("build", {}))
+        query = graph.settings.get("query", {})  # defaults saved from the settings file at build time
+        self.retrieve_config = retrieve_config or RetrieveConfig.from_dict(query.get("retrieve", {}), "retrieve")
+        self.generate_config = generate_config or GenerateConfig.from_dict(query.get("generate", {}), "generate")
+        self._embedder = embedder
+        self._finder = finder
+        self._retriever = None
+        self._generators: dict[str, Any] = {}
+
+    # ---- inspection -----------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Counts, the build settings, and the retrieve / generate settings questions use by default."""
+        query = {"retrieve": self.retrieve_config.to_dict(), "generate": self.generate_config.to_dict()}
+        return {"path": str(self.path), **self.graph.stats(), "settings": {**self.settings.get("build", {}), **query},
+                "embedder": self.settings.get("embedder", ""), "kgreason_version": self.settings.get("kgreason_version", "")}
+
+    def entity(self, name: str) -> EntityView:
+        e = self.graph.find_entity(name)
+        rels = tuple(self.graph.relations_of(e.id))
+        ids = {r.subject for r in rels} | {r.object for r in rels}
+        pas = tuple(sorted(self.graph.entity_passages().get(e.id, ())))
+        merges = tuple(m for m in self.graph.merges if m.entity_id == e.id)
+        return EntityView(e, rels, pas, merges, {i: self.graph.entities[i].name for i in ids})
+
+    # ---- retrieval and answers --------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = make_embedder(self.build_config)
+        return self._embedder
+
+    @property
+    def retriever(self):
+        if self._retriever is None:
+            from reason.retrieve import Retriever
+
+            if self._finder is None:
+                from extract.question_mentions import SpacyMentionFinder
+
+                self._finder = SpacyMentionFinder(model=self.build_config.extract.model)
+            self._retriever = Retriever(self.graph, self.embedder, self._finder, self.retrieve_config)
+        return self._retriever
+
+    def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> Retrieval:
+        """Ranked evidence for ``question`` without generation (for users with their own LLM);
+        ``k`` and ``mode`` default to the retrieve settings."""
+        if not question or not question.strip():
+            raise ConfigError("question: expected a non-empty question")
+        return self.retriever.retrieve(question, k=k, mode=mode)
+
+    def generator(self, name: str | None = None, config: GenerateConfig | None = None):
+        """The generator ``name`` (default: the configured one), created once and reused."""
+        config = config or self.generate_config
+        name = name or config.generator
+        if name not in self._generators:
+            self._generators[name] = registry.create(
+                "generator", name, model=config.model, base_url=config.base_url,
+                api_key_env=config.api_key_env, max_new_tokens=config.max_new_tokens,
+            )
+        return self._generators[name]
+
+    def ask(self, question: str, *, mode: str | None = None, k: int | None = None, generator: str | None = None,
+            config: GenerateConfig | None = None) -> Answer:
+        """Answer ``question`` from the graph's documents, with citations and a reasoning chain.
+        Unset arguments come from the retrieve and generate settings."""
+        from reason.answer import answer
+
+        config = config or self.generate_config
+        if generator:
+            config = config.with_(generator=generator)
+        retrieval = self.retrieve(question, k=k, mode=mode)
+        return answer(retrieval, self.graph, self.generator(config.generator, config),
+                      token_budget=config.context_tokens, settings={"generate": config.to_dict()})
+
+    def close(self) -> None:
+        self._retriever = None
+        self._generators.clear()
+
+
+def open(path: str | Path, **options: Any) -> KnowledgeBase:  # noqa: A001 - mirrors builtins.open on purpose
+    """Open the graph saved in ``path`` (see ``KnowledgeBase`` for options)."""
+    return KnowledgeBase(path, store.load_graph(path), **options)
+
+
