@@ -20,10 +20,11 @@ import sys
 import time
 from pathlib import Path
 
+from kg.config import RETRIEVAL_MODES as MODES
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BENCH = REPO.parent / "shared" / "bench"
 DEFAULT_SETS = ("musique_combined300", "2wiki_combined164")
-MODES = ("bm25", "dense", "graph", "hybrid")
 
 
 def load_questions(path: Path, limit: int | None = None) -> list[dict]:
