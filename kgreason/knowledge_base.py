@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kg import registry, store
-from kg.config import BuildConfig, GenerateConfig, RetrieveConfig
+from kg.config import MAX_QUESTION_CHARS, BuildConfig, GenerateConfig, RetrieveConfig
 from kg.embedding import Embedder
 from kg.errors import ConfigError
 from kg.graph import KnowledgeGraph
@@ -81,17 +81,28 @@ class KnowledgeBase:
             from reason.retrieve import Retriever
 
             if self._finder is None:
-                from extract.question_mentions import SpacyMentionFinder
-
-                self._finder = SpacyMentionFinder(model=self.build_config.extract.model)
+                self._finder = self._mention_finder()
             self._retriever = Retriever(self.graph, self.embedder, self._finder, self.retrieve_config)
         return self._retriever
+
+    def _mention_finder(self):
+        """The question mention finder the link settings ask for (spaCy is loaded only if asked)."""
+        if self.retrieve_config.link.mentions == "spacy":
+            from extract.question_mentions import SpacyMentionFinder
+
+            return SpacyMentionFinder(model=self.build_config.extract.model)
+        from reason.link import CapitalisedSpanFinder
+
+        return CapitalisedSpanFinder()
 
     def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> Retrieval:
         """Ranked evidence for ``question`` without generation (for users with their own LLM);
         ``k`` and ``mode`` default to the retrieve settings."""
         if not question or not question.strip():
             raise ConfigError("question: expected a non-empty question")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ConfigError(f"question: expected at most {MAX_QUESTION_CHARS:,} characters, got {len(question):,}; "
+                              "ask about a passage's content in a sentence or two")
         return self.retriever.retrieve(question, k=k, mode=mode)
 
     def generator(self, name: str | None = None, config: GenerateConfig | None = None):

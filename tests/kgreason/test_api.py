@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 import kg
-from kg.errors import InputError, NotFoundError
+from kg.errors import ConfigError, InputError, NotFoundError
 
 
 def triples(graph):
@@ -141,3 +141,20 @@ def test_incremental_build_embeds_only_new_texts(tiny_corpus, tmp_path, regex_ex
     new_texts = set(more.seen)
     assert "Grace Hopper" in new_texts
     assert not new_texts & {"Ada Lovelace", "Notes", "Analytical Engine"}  # known names come from the saved vectors
+
+
+def test_questions_need_no_spacy_unless_the_settings_ask_for_it(tiny_corpus, tmp_path, hashing_config, regex_extractor):
+    import subprocess
+    import sys
+
+    kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=regex_extractor, progress=False)
+    code = ("import sys, kgreason; kb = kgreason.open(sys.argv[1]); kb.retrieve('Who wrote Notes?'); "
+            "print('spacy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "g")], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_overlong_question_is_refused_with_its_length(tiny_corpus, tmp_path, hashing_config, regex_extractor):
+    kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=regex_extractor, progress=False)
+    with pytest.raises(ConfigError, match="question: expected at most 2,000 characters, got 100,000"):
+        kg.open(tmp_path / "g").retrieve("x" * 100_000)

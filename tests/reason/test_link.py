@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from kg.graph import KnowledgeGraph, VectorTable
 from kg.model import Entity, LinkedEntity, Mention
 from kg.config import LinkConfig
 from kg.vectors import VectorIndex
-from reason.link import MentionFinder, NameMentionFinder, NameTable, link_entities, link_key
+from reason.link import CapitalisedSpanFinder, MentionFinder, NameMentionFinder, NameTable, link_entities, link_key
 
 
 class FixedFinder:
@@ -91,3 +92,19 @@ def test_link_embedding_fallback_needs_threshold():
 
 def test_lower_case_common_words_are_not_linked_by_the_name_finder():
     assert link_entities("Which film is it?", _graph(), None, None) == []
+
+
+@pytest.mark.parametrize("question, mentions", [
+    ("Who is the father of the director of film Polish Wedding?", ["Polish Wedding"]),
+    ("Was Jamie Curry or Alyaksey Vasilewski born first?", ["Jamie Curry", "Alyaksey Vasilewski"]),
+    ("Where did the Duke of Edinburgh's wife live in 1950?", ["Duke of Edinburgh"]),
+    ("Which Ludwig van Beethoven symphony came first?", ["Ludwig van Beethoven"]),
+    ("What is the capital of the country?", []),
+])
+def test_capitalised_span_finder(question, mentions):
+    assert [m for m, _ in CapitalisedSpanFinder().find(question)] == mentions
+
+
+def test_a_misspelt_capitalised_name_links_by_fuzzy_match():
+    links = link_entities("Who built the Analytcal Engine?", _graph(), CapitalisedSpanFinder(), None)
+    assert [(l.mention, l.entity_id, l.method) for l in links] == [("Analytcal Engine", "e4", "fuzzy")]
