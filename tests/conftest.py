@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,3 +93,73 @@ def tiny_corpus(tmp_path) -> Path:
     (folder / "babbage.md").write_text("# Charles Babbage\n\nCharles Babbage designed Analytical Engine.\n", encoding="utf-8")
     (folder / "engine.txt").write_text("Analytical Engine inspired Notes.\n", encoding="utf-8")
     return folder
+
+
+# ---- a tiny language model, written here: for the loaders of llama.cpp and transformers ----------
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _byte_chars() -> list[str]:
+    """GPT-2's byte-to-character table, so that every byte is one token."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return [chr(c) for _, c in sorted(zip(bs, cs))]
+
+
+def write_tiny_gguf(path: Path, hidden: int = 16, layers: int = 2, ffn: int = 32) -> None:
+    """A 2-layer llama with a byte-level vocabulary (plus one merge, which llama.cpp requires), a ChatML
+    template and fixed (not random) weights: loads in milliseconds, replies deterministically."""
+    import gguf
+
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_name("tiny-llama")
+    w.add_context_length(512)
+    w.add_embedding_length(hidden)
+    w.add_block_count(layers)
+    w.add_feed_forward_length(ffn)
+    w.add_head_count(2)
+    w.add_head_count_kv(2)
+    w.add_rope_dimension_count(hidden // 2)
+    w.add_layer_norm_rms_eps(1e-5)
+    tokens = _byte_chars() + ["<|im_start|>", "<|im_end|>", "Ġt"]
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(tokens)
+    w.add_token_types([1] * 256 + [3, 3, 1])
+    w.add_token_merges(["Ġ t"])
+    w.add_bos_token_id(256)
+    w.add_eos_token_id(257)
+    w.add_chat_template(CHAT_TEMPLATE)
+
+    def tensor(name, *shape):
+        w.add_tensor(name, (np.arange(np.prod(shape), dtype=np.float32).reshape(shape) % 7 - 3) / 10)
+
+    tensor("token_embd.weight", len(tokens), hidden)
+    tensor("output_norm.weight", hidden)
+    tensor("output.weight", len(tokens), hidden)
+    for i in range(layers):
+        for name, shape in [("attn_norm", (hidden,)), ("attn_q", (hidden, hidden)), ("attn_k", (hidden, hidden)),
+                            ("attn_v", (hidden, hidden)), ("attn_output", (hidden, hidden)), ("ffn_norm", (hidden,)),
+                            ("ffn_gate", (ffn, hidden)), ("ffn_up", (ffn, hidden)), ("ffn_down", (hidden, ffn))]:
+            tensor(f"blk.{i}.{name}.weight", *shape)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory) -> Path:
+    """A tiny llama GGUF that llama.cpp and transformers both load in milliseconds."""
+    path = tmp_path_factory.mktemp("tiny-gguf") / "tiny.gguf"
+    write_tiny_gguf(path)
+    return path
