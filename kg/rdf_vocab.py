@@ -14,7 +14,9 @@ SDO = Namespace("https://schema.org/")
 DEFAULT_BASE = "https://kgreason.org/graph/"
 FORMAT_VERSION = 1
 RDF_FORMATS = {"turtle": "turtle", "nt": "nt", "jsonld": "json-ld", "xml": "xml"}
-EXTENSIONS = {".ttl": "turtle", ".nt": "nt", ".jsonld": "jsonld", ".rdf": "xml", ".xml": "xml", ".owl": "xml"}
+# file extensions, and each format's own name as an extension ("x.turtle" is what `kg export --format turtle -o x.turtle` writes)
+EXTENSIONS = {".ttl": "turtle", ".nt": "nt", ".jsonld": "jsonld", ".rdf": "xml", ".xml": "xml", ".owl": "xml",
+              ".turtle": "turtle", ".ntriples": "nt", ".json-ld": "jsonld", ".rdfxml": "xml"}
 
 # Coarse types of the resolver and raw spaCy labels -> a class that fits (kgr:Entity is always added).
 _CLASS_TYPES = {
@@ -28,8 +30,8 @@ TYPE_CLASSES = {etype: cls for cls, types in _CLASS_TYPES.items() for etype in t
 def rdf_format(path: str | Path, format: str | None = None) -> str:
     """The RDF format name for ``path``: ``format`` if given, else guessed from the file extension.
 
-    >>> rdf_format("graph.ttl"), rdf_format("graph.data", "nt")
-    ('turtle', 'nt')
+    >>> rdf_format("graph.ttl"), rdf_format("graph.data", "nt"), rdf_format("x.turtle")
+    ('turtle', 'nt', 'turtle')
     """
     name = format if format is not None else EXTENSIONS.get(Path(path).suffix.lower())
     if name not in RDF_FORMATS:

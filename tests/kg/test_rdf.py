@@ -284,7 +284,7 @@ def test_unknown_format_and_extension(tmp_path, graph):
         read_rdf(tmp_path / "g.csv")
     assert str(err.value) == (
         f"{tmp_path / 'g.csv'}: unknown RDF extension '.csv'; expected one of: turtle, nt, jsonld, xml "
-        "(or a file ending in .ttl, .nt, .jsonld, .rdf, .xml, .owl)"
+        "(or a file ending in .ttl, .nt, .jsonld, .rdf, .xml, .owl, .turtle, .ntriples, .json-ld, .rdfxml)"
     )
     with pytest.raises(InputError, match=r"unknown RDF format 'n3'; expected one of: turtle, nt, jsonld, xml"):
         write_rdf(graph, tmp_path / "g.ttl", "n3")
@@ -361,3 +361,11 @@ def test_xml_refuses_control_characters_and_keeps_the_old_file(tmp_path):
 def test_confidence_is_exact_decimal(rdf, graph):
     values = {Decimal(str(o)) for o in rdf.objects(None, KGR.confidence)}
     assert Decimal("0.92") in values and Decimal("0.8") in values
+
+
+@pytest.mark.parametrize("suffix", [".turtle", ".ntriples", ".json-ld", ".rdfxml"])
+def test_format_names_as_extensions_read_back(tmp_path, graph, suffix):
+    """`kg export --format turtle -o x.turtle` must read back without naming the format again."""
+    path = tmp_path / f"g{suffix}"
+    write_rdf(graph, path)
+    assert_same_graph(read_rdf(path), graph)
