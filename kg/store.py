@@ -170,12 +170,69 @@ def _connect(path: str | Path) -> sqlite3.Connection:
         raise StoreError(f"{file}: not a readable kgreason graph file ({exc})") from None
     if meta.get("format") != FORMAT_NAME:
         raise StoreError(f"{file}: format {meta.get('format')!r}, expected {FORMAT_NAME!r}")
-    if meta.get("format_version") != str(FORMAT_VERSION):
-        raise StoreError(
-            f"{file}: graph format version {meta.get('format_version')}, this kgreason reads version "
-            f"{FORMAT_VERSION}; rebuild the graph with `kg build`"
-        )
+    _check_version(file, meta.get("format_version"))
+    _check_tables(con, file)
     return con
+
+
+def _check_version(file: Path, found: str | None) -> None:
+    if found == str(FORMAT_VERSION):
+        return
+    rebuild = f"rebuild it from its documents with `kg build SOURCES --out {file.parent} --rebuild`"
+    if found and found.isdigit() and int(found) > FORMAT_VERSION:
+        raise StoreError(f"{file}: written by a newer kgreason (graph format version {found}); this kgreason reads "
+                         f"version {FORMAT_VERSION}: upgrade kgreason to read it, or {rebuild}")
+    raise StoreError(f"{file}: graph format version {found}, this kgreason reads version {FORMAT_VERSION}; {rebuild}")
+
+
+def _expected_columns() -> dict[str, list[str]]:
+    """Table -> column names of the schema this version writes (read once from a scratch database)."""
+    con = sqlite3.connect(":memory:")
+    try:
+        con.executescript(_SCHEMA)
+        return {t: [c[1] for c in con.execute(f"PRAGMA table_info({t})")]
+                for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        con.close()
+
+
+_COLUMNS = _expected_columns()
+
+
+def _check_tables(con: sqlite3.Connection, file: Path) -> None:
+    """Every table of the schema is there with its columns: a cheap check of the whole file's shape,
+    so a damaged table is reported by every command, not only by the one that reads it."""
+    for table, columns in _COLUMNS.items():
+        found = [c[1] for c in con.execute(f"PRAGMA table_info({table})")]
+        if found != columns:
+            problem = "is missing" if not found else f"has columns {', '.join(found)}, expected {', '.join(columns)}"
+            raise StoreError(f"{file}: damaged graph file: table {table} {problem}; rebuild it from its documents "
+                             f"with `kg build SOURCES --out {file.parent} --rebuild`")
+
+
+def check_integrity(path: str | Path) -> None:
+    """``PRAGMA quick_check`` of the saved graph (seconds on large graphs, so only before a write
+    that reads everything back); raises ``StoreError`` naming what is broken and what to do."""
+    con = _connect(path)
+    try:
+        problems = [r[0] for r in con.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:
+        problems = [str(exc)]
+    finally:
+        con.close()
+    if problems != ["ok"]:
+        raise StoreError(f"{graph_file(path)}: damaged graph file ({'; '.join(problems[:3])}); rebuild it from its "
+                         f"documents with `kg build SOURCES --out {path} --rebuild`")
+
+
+def remove_stale_temp_files(path: str | Path) -> list[Path]:
+    """Delete the temporary files of saves that were killed before they finished (call it while
+    holding the writer lock: then no other save can be under way). Returns what was removed."""
+    removed = []
+    for tmp in Path(path).glob(f".{GRAPH_FILE}.tmp-*"):
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
 
 
 def load_graph(path: str | Path, *, vectors: bool = True) -> KnowledgeGraph:
@@ -239,6 +296,9 @@ def load_extractions(path: str | Path, graph: KnowledgeGraph) -> dict[str, Docum
         raw: dict[str, list[RawRelation]] = {}
         for row in con.execute("SELECT * FROM raw_relations ORDER BY rowid"):
             raw.setdefault(row[0], []).append(RawRelation(*row[1:]))
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{graph_file(path)}: damaged graph file ({exc}); rebuild it from its documents with "
+                         f"`kg build SOURCES --out {path} --rebuild`") from None
     finally:
         con.close()
     by_doc: dict[str, list[Mention]] = {}

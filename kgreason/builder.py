@@ -12,7 +12,7 @@ entities, assembles the graph (``kg.graph``), embeds it (``kg.vectors``) and sav
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,6 +21,7 @@ from kg.config import BuildConfig, Settings
 from kg.embedding import CachedEmbedder, Embedder
 from kg.errors import InputError
 from kg.graph import KnowledgeGraph, assemble_graph
+from kg.lock import writer_lock
 from kg.model import BuildReport, Document, DocumentExtraction, Passage, SkippedInput
 from kg.vectors import build_vectors
 
@@ -59,6 +60,7 @@ def build(
     progress: bool = True,
     extractor: Any = None,
     embedder: Embedder | None = None,
+    rebuild: bool = False,
 ) -> BuildReport:
     """Build or update the graph in ``out`` from files, folders and globs in ``sources``.
 
@@ -67,17 +69,29 @@ def build(
     graph was built with, everything is rebuilt. The previous graph stays intact until the new one
     is completely written. ``config`` is the build settings, or all ``Settings`` (a settings file):
     then its ``[retrieve]`` and ``[generate]`` sections are saved as the graph's query defaults.
-    """
-    from extract.loaders import load_documents
+    ``rebuild`` ignores the saved graph (also when it is damaged or of another format version).
 
+    Sources are stored resolved and relative to the graph directory's parent folder (absolute when
+    outside it), so the same file reached through another path or working directory is the same
+    source. Only one writer (build or remove) works on a graph at a time; another fails at once.
+    """
     query = _query_settings(config) if isinstance(config, Settings) else None
     config = config.build if isinstance(config, Settings) else (config or BuildConfig())
+    with writer_lock(out, "kg build"):
+        store.remove_stale_temp_files(out)
+        return _build(sources, out, config, query, strict, progress, extractor, embedder, rebuild)
+
+
+def _build(sources, out, config: BuildConfig, query, strict, progress, extractor, embedder, rebuild) -> BuildReport:
+    from extract.loaders import load_documents
+
     started = time.perf_counter()
     timings: dict[str, float] = {}
     t = time.perf_counter()
     loaded = load_documents([str(s) for s in sources], strict=strict)
+    loaded = replace(loaded, documents=tuple(_with_stable_source(d, out) for d in loaded.documents))
     timings["load"] = time.perf_counter() - t
-    state, previous_vectors = _previous_state(out, config)
+    state, previous_vectors = (_State({}, {}, {}), {}) if rebuild else _previous_state(out, config)
     if not loaded.documents and not state.documents:
         reasons = "; ".join(skipped_summary(loaded.skipped)[:5]) or "no supported files"
         raise InputError(", ".join(map(str, sources)) or "(no sources)", f"no documents to build a graph from ({reasons})")
@@ -115,9 +129,34 @@ def _report(out, loaded, stats, unchanged, new_docs, removed, started, timings) 
     )
 
 
+def stable_source(source: str, out: str | Path) -> str:
+    """``source`` (a path, or ``path#record``) resolved and relative to the folder holding the graph
+    directory ``out``, as a POSIX path; absolute when the file lies outside that folder.
+
+    >>> import os
+    >>> stable_source("docs/a.md", "g") == "docs/a.md" and stable_source(os.path.abspath("docs/a.md"), "g")
+    'docs/a.md'
+    """
+    path, sep, record = source.partition("#")
+    if sep and Path(source).exists():  # a file whose name holds "#"
+        path, sep, record = source, "", ""
+    root = Path(out).resolve().parent
+    resolved = Path(path).resolve()
+    try:
+        shown = resolved.relative_to(root).as_posix()
+    except ValueError:
+        shown = resolved.as_posix()
+    return f"{shown}{sep}{record}"
+
+
+def _with_stable_source(doc: Document, out: str | Path) -> Document:
+    return replace(doc, source=stable_source(doc.source, out))
+
+
 def _previous_state(out: str | Path, config: BuildConfig) -> tuple[_State, dict]:
     if not store.exists(out):
         return _State({}, {}, {}), {}
+    store.check_integrity(out)  # a damaged file is reported here, before hours of extraction
     graph = store.load_graph(out)
     if graph.settings.get("graph_settings") != config.graph_settings():
         return _State({}, {}, {}), {}  # settings changed: rebuild every document
@@ -196,9 +235,16 @@ def _assemble(state: _State, config: BuildConfig, embedder: Embedder, previous_v
 
 
 def remove(path: str | Path, key: str, *, embedder: Embedder | None = None) -> Document:
-    """Delete one document (by id, external id or source) and every fact only it supported."""
+    """Delete one document (by id, external id or source path) and every fact only it supported."""
+    store.check_integrity(path)  # also says when there is no graph at all
+    with writer_lock(path, "kg remove"):
+        store.remove_stale_temp_files(path)
+        return _remove(path, key, embedder)
+
+
+def _remove(path: str | Path, key: str, embedder: Embedder | None) -> Document:
     graph = store.load_graph(path)
-    doc = graph.find_document(key)
+    doc = graph.find_document(stable_source(key, path) if Path(key).exists() else key)
     config = BuildConfig.from_dict(graph.settings.get("build", {}))
     state = _State(dict(graph.documents), dict(graph.passages), store.load_extractions(path, graph),
                    query=dict(graph.settings.get("query", {})))

@@ -45,7 +45,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    report = kgreason.build(args.sources, args.out, _settings(args), strict=args.strict, progress=not args.no_progress)
+    report = kgreason.build(args.sources, args.out, _settings(args), strict=args.strict, progress=not args.no_progress,
+                            rebuild=args.rebuild)
     skipped = kgreason.skipped_summary(report.skipped)
     _emit(args, asdict(report), lambda: render.build_report(report, skipped))
     return 0
@@ -117,6 +118,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--chunk-overlap", type=int, help="characters of overlap between passages (default 200)")
     b.add_argument("--workers", type=int, help="extraction processes (default 0: one per core, fewer for small inputs)")
     b.add_argument("--strict", action="store_true", help="fail on the first bad input instead of skipping it")
+    b.add_argument("--rebuild", action="store_true",
+                   help="build afresh, ignoring the saved graph (also one that is damaged or of another format version)")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     s = command("stats", cmd_stats, "show a graph's size and the settings it was built with")

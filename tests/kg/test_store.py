@@ -81,8 +81,68 @@ def test_newer_format_version_is_refused_with_advice(tmp_path):
     con.execute("UPDATE meta SET value = '99' WHERE key = 'format_version'")
     con.commit()
     con.close()
-    with pytest.raises(StoreError, match=r"graph format version 99, this kgreason reads version 1; rebuild"):
+    with pytest.raises(StoreError) as err:
         store.load_graph(tmp_path)
+    assert str(err.value) == (
+        f"{tmp_path / 'graph.sqlite'}: written by a newer kgreason (graph format version 99); this kgreason reads "
+        f"version 1: upgrade kgreason to read it, or rebuild it from its documents with "
+        f"`kg build SOURCES --out {tmp_path} --rebuild`")
+
+
+def test_older_format_version_asks_for_a_rebuild(tmp_path):
+    g, ex = tiny_graph()
+    store.save_graph(g, tmp_path, ex)
+    con = sqlite3.connect(tmp_path / "graph.sqlite")
+    con.execute("UPDATE meta SET value = '0' WHERE key = 'format_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match=r"graph format version 0, this kgreason reads version 1; rebuild it from its "
+                                         r"documents with `kg build SOURCES --out .* --rebuild`"):
+        store.load_graph(tmp_path)
+
+
+@pytest.mark.parametrize("damage, problem", [
+    ("DROP TABLE raw_relations", "table raw_relations is missing"),
+    ("ALTER TABLE raw_relations DROP COLUMN pattern", "table raw_relations has columns doc_id, subject, predicate, "
+     "object, passage_id, start, end, confidence, expected doc_id, subject, predicate, object, passage_id, start, "
+     "end, confidence, pattern"),
+])
+def test_a_damaged_table_is_reported_by_every_reader_with_what_to_do(tmp_path, damage, problem):
+    g, ex = tiny_graph()
+    store.save_graph(g, tmp_path, ex)
+    con = sqlite3.connect(tmp_path / "graph.sqlite")
+    con.execute(damage)
+    con.commit()
+    con.close()
+    expected = (f"{tmp_path / 'graph.sqlite'}: damaged graph file: {problem}; rebuild it from its documents with "
+                f"`kg build SOURCES --out {tmp_path} --rebuild`")
+    for read in (store.load_graph, store.check_integrity):
+        with pytest.raises(StoreError) as err:
+            read(tmp_path)
+        assert str(err.value) == expected
+
+
+def test_integrity_check_finds_a_corrupt_page(tmp_path):
+    g, ex = tiny_graph()
+    store.save_graph(g, tmp_path, ex)
+    store.check_integrity(tmp_path)  # a healthy file passes
+    file = tmp_path / "graph.sqlite"
+    data = bytearray(file.read_bytes())
+    page = int.from_bytes(data[16:18], "big")  # the page size, from the file header
+    data[2 * page: 2 * page + 8] = b"\xff" * 8  # the b-tree header of the third page (a table's root)
+    file.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match=r"graph.sqlite: (damaged graph file|not a readable kgreason graph file)"):
+        store.check_integrity(tmp_path)
+
+
+def test_stale_temp_files_of_killed_saves_are_removed(tmp_path):
+    g, ex = tiny_graph()
+    store.save_graph(g, tmp_path, ex)
+    stale = [tmp_path / ".graph.sqlite.tmp-4242", tmp_path / ".graph.sqlite.tmp-17"]
+    for f in stale:
+        f.write_bytes(b"half a graph")
+    assert sorted(store.remove_stale_temp_files(tmp_path)) == sorted(stale)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.sqlite"]
 
 
 def test_failed_save_leaves_previous_graph_intact(tmp_path):

@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 import kg
-from kg.errors import ConfigError, InputError, NotFoundError
+from kg.errors import ConfigError, InputError, NotFoundError, StoreError
 
 
 def triples(graph):
@@ -101,7 +101,7 @@ def test_interrupted_build_leaves_previous_graph_intact(tiny_corpus, tmp_path, r
     with pytest.raises(KeyboardInterrupt):
         kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=type(regex_extractor)(fail_after=1), progress=False)
     assert table_dump(tmp_path / "g") == before
-    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["graph.sqlite"]
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == [".kgreason.lock", "graph.sqlite"]
 
 
 def test_changed_settings_rebuild_everything(tiny_corpus, tmp_path, regex_extractor, hashing_config):
@@ -158,3 +158,50 @@ def test_overlong_question_is_refused_with_its_length(tiny_corpus, tmp_path, has
     kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=regex_extractor, progress=False)
     with pytest.raises(ConfigError, match="question: expected at most 2,000 characters, got 100,000"):
         kg.open(tmp_path / "g").retrieve("x" * 100_000)
+
+
+def test_a_second_writer_fails_at_once_naming_the_first(tiny_corpus, tmp_path, hashing_config, regex_extractor):
+    from kg.lock import writer_lock
+
+    kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=regex_extractor, progress=False)
+    with writer_lock(tmp_path / "g", "kg build"):
+        for write in (lambda: kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=regex_extractor,
+                                       progress=False),
+                      lambda: kg.remove(tmp_path / "g", "ada.txt")):
+            with pytest.raises(StoreError, match=r"another kgreason process is writing this graph \(pid \d+, kg build, "
+                                                 r"since .*\); wait for it to finish, or stop it"):
+                write()
+        assert kg.open(tmp_path / "g").stats()["documents"] == 3  # readers are never blocked
+
+
+def test_writers_in_two_processes_never_lose_documents(tiny_corpus, tmp_path):
+    """Two `kg build` of different documents at once: one of them is refused, never silently lost."""
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "kg.toml"
+    cfg.write_text('[index]\nembedder = "hashing"\n[resolve]\nuse_embeddings = false\n', encoding="utf-8")
+    runs = [subprocess.Popen([sys.executable, "-m", "kgreason.cli", "build", str(tiny_corpus / name), "--out",
+                              str(tmp_path / "g"), "--config", str(cfg), "--no-progress", "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for name in ("ada.txt", "babbage.md")]
+    results = [(r.wait(), r.stderr.read()) for r in runs]
+    built = {name for name, (code, _) in zip(("ada.txt", "babbage.md"), results) if code == 0}
+    sources = {d.source.rsplit("/", 1)[-1] for d in kg.open(tmp_path / "g").graph.documents.values()}
+    assert sources == built  # every build that said it succeeded kept its document
+    assert all(code == 0 or "another kgreason process is writing this graph" in err for code, err in results)
+
+
+def test_sources_are_one_file_whatever_the_path_or_working_directory(tiny_corpus, tmp_path, hashing_config,
+                                                                      regex_extractor, monkeypatch):
+    out = tmp_path / "g"
+    kg.build([tiny_corpus / "ada.txt"], out, hashing_config, extractor=regex_extractor, progress=False)
+    (tiny_corpus / "ada.txt").write_text("Ada Lovelace wrote Sketch Notes.", encoding="utf-8")
+    monkeypatch.chdir(tiny_corpus)
+    report = kg.build(["ada.txt"], out, hashing_config, extractor=regex_extractor, progress=False)
+    assert (report.documents_added, report.documents_removed) == (1, 1)
+    docs = list(kg.open(out).graph.documents.values())
+    assert [d.text for d in docs] == ["Ada Lovelace wrote Sketch Notes."]
+    assert docs[0].source == (tiny_corpus / "ada.txt").relative_to(tmp_path).as_posix()
+    kg.remove(out, str(tiny_corpus / "ada.txt"))  # removable by any path to the file
+    assert kg.open(out).graph.documents == {}

@@ -121,3 +121,23 @@ def test_a_typo_in_a_settings_section_fails_build_ask_and_eval_alike(tmp_path, g
                  ["eval", SAMPLES, "--out", tmp_path / "r"]):
         code, _, err = run(capsys, *argv, "--config", cfg)
         assert code == 2 and err.endswith(expected), argv
+
+
+def test_rebuild_replaces_a_damaged_graph(tmp_path, capsys):
+    import sqlite3
+
+    cfg = tmp_path / "kg.toml"
+    cfg.write_text('[index]\nembedder = "hashing"\n[resolve]\nuse_embeddings = false\n', encoding="utf-8")
+    out = tmp_path / "g"
+    build = ["build", SAMPLES / "corpus" / "Sigmund Selberg.md", "--out", out, "--config", cfg, "--no-progress"]
+    assert run(capsys, *build)[0] == 0
+    con = sqlite3.connect(out / "graph.sqlite")
+    con.execute("DROP TABLE raw_relations")
+    con.commit()
+    con.close()
+    for argv in (build, ["remove", out, "x"], ["stats", out]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and "damaged graph file: table raw_relations is missing; rebuild it" in err, argv
+    code, _, err = run(capsys, *build, "--rebuild")
+    assert (code, err) == (0, "")
+    assert "documents: 1" in run(capsys, "stats", out)[1]
