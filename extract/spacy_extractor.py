@@ -32,6 +32,7 @@ from kg.errors import BackendError, ConfigError
 from kg.model import DocumentExtraction, Mention, Passage, RawRelation, mention_id
 
 from .base import DocumentInput
+from .parallel import parse_in_processes
 from .patterns import sentence_triples
 
 DROPPED_LABELS = frozenset({"CARDINAL", "ORDINAL", "PERCENT", "QUANTITY", "MONEY"})
@@ -120,10 +121,18 @@ class SpacyExtractor:
         nlp = self.nlp
         enable = [p for p in nlp.pipe_names if p in _NEEDED_PIPES]
         n_process = self.processes(sum(len(inp.passages) for inp in inputs))
-        tasks = ((p.text, i) for i, inp in enumerate(inputs) for p in inp.passages)
+        owners = [i for i, inp in enumerate(inputs) for _ in inp.passages]
+        texts = [p.text for inp in inputs for p in inp.passages]
+        if n_process > 1 and self._nlp_is_loadable():
+            parsed = parse_in_processes(self.model, texts, enable, self.batch_size, n_process)
+            yield from self._group(inputs, zip(parsed, owners))
+            return
         with nlp.select_pipes(enable=enable):
-            parsed = nlp.pipe(tasks, batch_size=self.batch_size, n_process=n_process, as_tuples=True)
-            yield from self._group(inputs, parsed)
+            yield from self._group(inputs, zip(nlp.pipe(texts, batch_size=self.batch_size), owners))
+
+    def _nlp_is_loadable(self) -> bool:
+        """Worker processes load the pipeline by name: not possible for one passed in as an object."""
+        return self._nlp is None or self._nlp is load_pipeline(self.model)
 
     def processes(self, passages: int) -> int:
         """``nlp.pipe`` processes for ``passages`` passages (see ``workers``)."""

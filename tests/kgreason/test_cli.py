@@ -141,3 +141,38 @@ def test_rebuild_replaces_a_damaged_graph(tmp_path, capsys):
     code, _, err = run(capsys, *build, "--rebuild")
     assert (code, err) == (0, "")
     assert "documents: 1" in run(capsys, "stats", out)[1]
+
+
+@pytest.mark.e2e
+def test_ctrl_c_during_parallel_extraction_ends_fast_and_keeps_the_graph(tmp_path):
+    """One SIGINT during a 2-process extraction: exit 130 within seconds, no worker tracebacks."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    records = [json.loads(line) for line in (SAMPLES / "corpus" / "passages.jsonl").read_text(encoding="utf-8").splitlines()]
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    for n in range(400):  # distinct documents, enough for tens of seconds of parsing
+        rec = records[n % len(records)]
+        (corpus / f"doc{n:03}.txt").write_text(f"Copy {n} of {rec['title']}.\n\n{rec['text']}\n", encoding="utf-8")
+    cfg = tmp_path / "kg.toml"
+    cfg.write_text('[index]\nembedder = "hashing"\n[resolve]\nuse_embeddings = false\n[extract]\nworkers = 2\n', encoding="utf-8")
+    out = tmp_path / "g"
+    assert main(["build", str(corpus / "doc000.txt"), "--out", str(out), "--config", str(cfg), "--no-progress"]) == 0
+    before = (out / "graph.sqlite").read_bytes()
+    proc = subprocess.Popen([sys.executable, "-m", "kgreason.cli", "build", str(corpus), "--out", str(out), "--config",
+                             str(cfg)], stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "extract" not in seen:  # the progress bar: extraction is under way
+        seen += proc.stderr.read(1)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    started = time.perf_counter()
+    code = proc.wait(timeout=30)
+    waited = time.perf_counter() - started
+    err = seen + proc.stderr.read()
+    assert code == 130 and waited < 10, (code, waited)
+    assert "Traceback" not in err and err.count("interrupted") == 1
+    assert (out / "graph.sqlite").read_bytes() == before
