@@ -23,7 +23,9 @@ class DocumentInput:
 @runtime_checkable
 class Extractor(Protocol):
     """Finds entity mentions and relations. ``extract`` yields one ``DocumentExtraction`` per input,
-    in input order, so callers can show progress and save results as they come."""
+    in input order, so callers can show progress and save results as they come. An extractor may
+    also take ``progress=`` (a callable): it is then called with 1 for each passage done, so a
+    progress bar moves inside one large document too."""
 
     name: str
 

@@ -18,6 +18,8 @@ import multiprocessing
 import signal
 from typing import Any, Iterator, Sequence
 
+from .pipeline import load_pipeline
+
 _WORKER: dict[str, Any] = {}
 
 
@@ -25,8 +27,6 @@ def parse_in_processes(model: str, texts: Sequence[str], enable: Sequence[str], 
                        processes: int) -> Iterator[Any]:
     """Parsed ``Doc`` objects for ``texts``, in order, from ``processes`` worker processes."""
     from spacy.tokens import Doc
-
-    from .spacy_extractor import load_pipeline
 
     vocab = load_pipeline(model).vocab
     batches = [list(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)]
@@ -38,8 +38,6 @@ def parse_in_processes(model: str, texts: Sequence[str], enable: Sequence[str], 
 
 def _start_worker(model: str, enable: tuple[str, ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    from .spacy_extractor import load_pipeline
-
     _WORKER["nlp"], _WORKER["enable"] = load_pipeline(model), enable
 
 

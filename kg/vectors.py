@@ -16,6 +16,8 @@ finds similar names with it.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from .config import ENTITY_VECTOR_CHOICES
@@ -26,6 +28,7 @@ from .model import is_named
 
 # rows; below this exact search is fast enough (see ../shared/STACK.md), above it HNSW
 HNSW_THRESHOLD = 200_000
+EMBED_CHUNK = 4096  # texts per embedder call during a build
 
 
 # ---- texts of the embedded items -----------------------------------------------------------------
@@ -65,10 +68,11 @@ def item_texts(graph: KnowledgeGraph, entities: str = "named", facts: bool = Fal
 
 def build_vectors(
     graph: KnowledgeGraph, embedder: Embedder, previous: dict[str, VectorTable] | None = None,
-    *, entities: str = "named", facts: bool = False,
+    *, entities: str = "named", facts: bool = False, progress: Callable[[int], None] | None = None,
 ) -> dict[str, VectorTable]:
     """Embed passages, entity names (``entities``: "named" or "all") and, when ``facts``, facts.
-    Rows of ``previous`` with the same id and model are reused.
+    Rows of ``previous`` with the same id and model are reused. ``progress(n)`` is called as ``n``
+    more items are done (reused rows count at once), for a progress bar.
 
     >>> from kg.embedding import HashingEmbedder
     >>> build_vectors(KnowledgeGraph(), HashingEmbedder(dim=8))["passage"].vectors.shape
@@ -78,7 +82,7 @@ def build_vectors(
     dim = 0  # known once one table has rows: an empty table then needs no probe embedding
     for name, (ids, texts) in item_texts(graph, entities, facts).items():
         old = (previous or {}).get(name)
-        out[name] = _embed_table(ids, texts, embedder, old, dim)
+        out[name] = _embed_table(ids, texts, embedder, old, dim, progress or (lambda n: None))
         dim = dim or (out[name].vectors.shape[1] if len(ids) else 0)
     return out
 
@@ -94,13 +98,15 @@ def vectors_usable(graph: KnowledgeGraph, tables: dict[str, VectorTable], model:
 
 
 def _embed_table(
-    ids: tuple[str, ...], texts: list[str], embedder: Embedder, old: VectorTable | None, dim: int = 0
+    ids: tuple[str, ...], texts: list[str], embedder: Embedder, old: VectorTable | None, dim: int,
+    progress: Callable[[int], None],
 ) -> VectorTable:
     reuse: dict[str, int] = {}
     if old is not None and old.model == embedder.name and len(old.ids):
         reuse = {i: row for row, i in enumerate(old.ids)}
     todo = [n for n, i in enumerate(ids) if i not in reuse]
-    fresh = embedder.embed([texts[n] for n in todo]) if todo else None
+    progress(len(ids) - len(todo))
+    fresh = _embed_in_chunks(embedder, [texts[n] for n in todo], progress) if todo else None
     dim = _dimension(embedder, fresh, old if reuse else None, dim)
     vectors = np.zeros((len(ids), dim), dtype=np.float32)
     if reuse:
@@ -109,6 +115,16 @@ def _embed_table(
     if todo:
         vectors[todo] = fresh
     return VectorTable(ids, vectors, embedder.name)
+
+
+def _embed_in_chunks(embedder: Embedder, texts: list[str], progress: Callable[[int], None]) -> np.ndarray:
+    """Embed ``texts`` a few thousand at a time, so that a progress bar moves during the longest stage
+    of a build (each chunk is still batched inside the embedder)."""
+    parts = []
+    for start in range(0, len(texts), EMBED_CHUNK):
+        parts.append(embedder.embed(texts[start:start + EMBED_CHUNK]))
+        progress(len(parts[-1]))
+    return np.concatenate(parts)
 
 
 def _dimension(embedder: Embedder, fresh: np.ndarray | None, old: VectorTable | None, known: int = 0) -> int:

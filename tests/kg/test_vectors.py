@@ -122,3 +122,13 @@ def test_search_many_answers_each_query_in_order():
     table = VectorTable(("a", "b"), np.eye(2, dtype=np.float32), "m")
     hits = VectorIndex(table).search_many(np.array([[0, 1], [1, 0]], dtype=np.float32), 1)
     assert [h[0][0] for h in hits] == ["b", "a"]
+
+
+def test_build_vectors_reports_progress_per_item_reused_rows_at_once():
+    g = _graph()
+    steps: list[int] = []
+    first = build_vectors(g, CountingEmbedder(), progress=steps.append)
+    assert sum(steps) == sum(len(t.ids) for t in first.values())
+    steps.clear()
+    build_vectors(g, CountingEmbedder(), first, progress=steps.append)
+    assert sum(steps) == sum(len(t.ids) for t in first.values()) and steps.count(0) <= 3  # all reused
