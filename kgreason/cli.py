@@ -28,7 +28,7 @@ def _emit(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:
     if getattr(args, "json", False):
         print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
-        print(text())
+        print(render.terminal_safe(text()))  # document text must not drive the terminal
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except KgError as exc:
-        print(f"kg {args.command}: error: {exc}", file=sys.stderr)
+        print(render.terminal_safe(f"kg {args.command}: error: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"kg {args.command}: interrupted; saved graphs are unchanged", file=sys.stderr)

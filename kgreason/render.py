@@ -7,6 +7,22 @@ from typing import Any
 from kg.model import Answer, BuildReport, Retrieval
 
 
+# C0 controls but newline, DEL, C1 controls and the bidirectional overrides that can disguise text
+_UNSAFE = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+           for c in [*range(0x00, 0x0a), *range(0x0b, 0x20), *range(0x7f, 0xa0), *range(0x202a, 0x202f),
+                     *range(0x2066, 0x206a)]}
+
+
+def terminal_safe(text: str) -> str:
+    r"""``text`` with every control character but newline shown as an escape, so a document holding
+    ANSI sequences (or a carriage return) cannot move the cursor, recolour or hide what is printed.
+
+    >>> print(terminal_safe("red \x1b[31mtext\x1b[0m\tand\rmore"))
+    red \x1b[31mtext\x1b[0m\x09and\x0dmore
+    """
+    return text.translate(_UNSAFE)
+
+
 def _wrap(text: str, indent: str = "    ", width: int = 100) -> str:
     return textwrap.fill(" ".join(text.split()), width=width, initial_indent=indent, subsequent_indent=indent)
 

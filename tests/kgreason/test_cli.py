@@ -176,3 +176,15 @@ def test_ctrl_c_during_parallel_extraction_ends_fast_and_keeps_the_graph(tmp_pat
     assert code == 130 and waited < 10, (code, waited)
     assert "Traceback" not in err and err.count("interrupted") == 1
     assert (out / "graph.sqlite").read_bytes() == before
+
+
+def test_control_characters_in_documents_are_escaped_on_the_terminal(tmp_path, capsys):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "evil.txt").write_text("Ada Lovelace wrote \x1b[31mNotes\x1b[0m in London.\r\n", encoding="utf-8")
+    cfg = tmp_path / "kg.toml"
+    cfg.write_text('[index]\nembedder = "hashing"\n[resolve]\nuse_embeddings = false\n', encoding="utf-8")
+    assert run(capsys, "build", docs, "--out", tmp_path / "g", "--config", cfg, "--no-progress")[0] == 0
+    code, out, _ = run(capsys, "ask", tmp_path / "g", "What did Ada Lovelace write?", "--retrieve-only")
+    assert code == 0 and "\x1b" not in out and "\r" not in out
+    assert "\\x1b[31mNotes\\x1b[0m" in out
