@@ -113,23 +113,37 @@ def _string_list(obj: dict, name: str, path: str, line: int | None) -> tuple[str
 
 
 def parse_question(obj: dict[str, Any], path: str, line: int) -> EvalQuestion:
-    """One line of a normalised or user questions file; ``answer`` (a string) is accepted for ``answers``."""
+    """One line of a normalised or user questions file; ``answer`` (a string) is accepted for ``answers``.
+
+    A question the documents cannot answer has ``"answers": []`` or ``"unanswerable": true``: the
+    right response to it is to abstain, which scores as an exact match.
+
+    >>> parse_question({"question": "Who?", "unanswerable": True}, "q.jsonl", 3).answers
+    ()
+    """
     question = obj.get("question")
     if not isinstance(question, str) or not question.strip():
         raise _field_error(path, line, "question", "a non-empty string", question)
+    unanswerable = obj.get("unanswerable", False)
+    if not isinstance(unanswerable, bool):
+        raise _field_error(path, line, "unanswerable", "true or false", unanswerable)
     if "answers" not in obj and isinstance(obj.get("answer"), str):
         obj = {**obj, "answers": [obj["answer"]]}
-    if "answers" not in obj:
-        raise InputError(path, "field 'answers': missing; expected a list of gold answer strings", line=line)
-    answers = _string_list(obj, "answers", path, line)
-    if not answers:
-        raise InputError(path, "field 'answers': empty; expected at least one gold answer", line=line)
+    if "answers" not in obj and not unanswerable:
+        raise InputError(path, "field 'answers': missing; expected a list of gold answer strings (an empty list, "
+                               "or \"unanswerable\": true, for a question the documents cannot answer)", line=line)
+    answers = _string_list(obj, "answers", path, line) if "answers" in obj else ()
+    if unanswerable and answers:
+        raise InputError(path, "field 'answers': a question marked unanswerable has gold answers; expected an empty "
+                               "list or no answers field", line=line)
     qid = obj.get("id", f"line-{line}")
     if not isinstance(qid, (str, int)) or isinstance(qid, bool):
         raise _field_error(path, line, "id", "a string", qid)
     meta = obj.get("meta", {})
     if not isinstance(meta, dict):
         raise _field_error(path, line, "meta", "an object", meta)
+    if not answers:
+        meta = {"type": "unanswerable", **meta}
     return EvalQuestion(str(qid), question.strip(), answers, _string_list(obj, "supporting_ids", path, line), meta)
 
 

@@ -102,18 +102,27 @@ def build_graph(engine: Engine, dataset: Dataset, graph_dir: Path, config: Build
 
 
 class DocKeys:
-    """Maps graph documents to the ids gold data uses: the corpus record id, else the file name."""
+    """Maps graph documents to the ids gold data uses: the corpus record id, else the document's path
+    relative to the dataset's documents folder ("plugins/index.md"). A file name or stem is accepted
+    for a gold id only when one document has it: three files named index.md are told apart by path.
+    """
 
-    def __init__(self, graph: KnowledgeGraph):
+    def __init__(self, graph: KnowledgeGraph, roots: Sequence[Path] = (), graph_dir: Path | None = None):
         self.key: dict[str, str] = {}
         self.alias: dict[str, str] = {}
+        short: dict[str, set[str]] = {}
         for doc in sorted(graph.documents.values(), key=lambda d: d.id):
-            path = doc.source.split("#", 1)[0]
-            key = doc.external_id or Path(path).name
+            path = _relative_path(doc.source.split("#", 1)[0], roots, graph_dir)
+            key = doc.external_id or path
             self.key[doc.id] = key
-            names = (doc.external_id,) if doc.external_id else (path, Path(path).name, Path(path).stem)
-            for name in (*names, doc.id):
+            for name in (doc.external_id, doc.id) if doc.external_id else (path, doc.id):
                 self.alias.setdefault(name, key)
+            if not doc.external_id:
+                for name in {Path(path).name, Path(path).stem}:
+                    short.setdefault(name, set()).add(key)
+        for name, keys in short.items():
+            if len(keys) == 1:
+                self.alias.setdefault(name, next(iter(keys)))
 
     def gold(self, ids: Iterable[str]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.alias.get(i, i) for i in ids))
@@ -123,6 +132,21 @@ class DocKeys:
 
     def ranked(self, evidence: Sequence[Evidence]) -> tuple[str, ...]:
         return tuple(dedupe(self.key.get(e.doc_id, e.doc_id) for e in evidence))
+
+
+def _relative_path(source: str, roots: Sequence[Path], graph_dir: Path | None) -> str:
+    """A document's source path relative to the dataset folder that holds it (as stored: relative to
+    the graph directory's parent, or absolute)."""
+    path = Path(source)
+    if not path.is_absolute() and graph_dir is not None:
+        path = graph_dir.resolve().parent / path
+    for root in roots:
+        folder = root.resolve() if root.is_dir() else root.resolve().parent
+        try:
+            return path.resolve().relative_to(folder).as_posix()
+        except ValueError:
+            continue
+    return Path(source).as_posix()
 
 
 def score_question(kb: KnowledgeBaseLike, q: EvalQuestion, mode: str, keys: DocKeys, k_values: Sequence[int],
@@ -138,17 +162,25 @@ def score_question(kb: KnowledgeBaseLike, q: EvalQuestion, mode: str, keys: DocK
     latency.update({f"ask.{s}": float(v) for s, v in answer.timings.items()})
     ranked, gold = keys.ranked(retrieval.evidence), keys.gold(q.supporting_ids)
     prediction = answer.text if answer.found else ""
+    em, f1 = _answer_scores(prediction, answer.found, q.answers)
     return QuestionResult(
         question_id=q.id, mode=mode, question=q.question, answers=q.answers, gold=gold,
         retrieved=ranked[: max(k_values)],
         recall={str(k): recall_at_k(ranked, gold, k) for k in k_values} if gold else {},
         reciprocal_rank=reciprocal_rank(ranked, gold) if gold else None,
-        prediction=prediction, found=answer.found, exact_match=exact_match(prediction, q.answers),
-        f1=f1_score(prediction, q.answers), answer_in_context=answer_in_context(q.answers, [e.text for e in answer.evidence]),
+        prediction=prediction, found=answer.found, exact_match=em,
+        f1=f1, answer_in_context=answer_in_context(q.answers, [e.text for e in answer.evidence]),
         latency=latency, cpu_seconds=c2 - c1,
         usage={k: int(answer.usage.get(k, 0)) for k in ("llm_calls", "prompt_tokens", "completion_tokens")},
         groups=q.groups(),
     )
+
+
+def _answer_scores(prediction: str, found: bool, answers: Sequence[str]) -> tuple[float, float]:
+    """EM and F1; on an unanswerable question (no gold answers) abstaining scores 1, answering 0."""
+    if not answers:
+        return (0.0, 0.0) if found else (1.0, 1.0)
+    return exact_match(prediction, answers), f1_score(prediction, answers)
 
 
 def _fingerprint(dataset: Dataset, generator: str, k_values: Sequence[int], answer_k: int, settings: Settings) -> str:
@@ -191,12 +223,12 @@ def _previous_results(out: Path, fingerprint: str, resume: bool) -> dict[tuple[s
 
 def run_questions(kb: KnowledgeBaseLike, questions: Sequence[EvalQuestion], modes: Sequence[str], out: Path,
                   done: dict[tuple[str, str], QuestionResult], *, k_values: Sequence[int], answer_k: int,
-                  generator: str, progress: bool, warmup: bool) -> RunState:
+                  generator: str, progress: bool, warmup: bool, keys: DocKeys | None = None) -> RunState:
     """Score every (question, mode) not in ``done``, appending each result to results.jsonl at once.
     Ctrl-C stops the loop and returns what finished with ``partial=True``."""
     from tqdm import tqdm
 
-    keys, started = DocKeys(kb.graph), time.perf_counter()
+    keys, started = keys or DocKeys(kb.graph), time.perf_counter()
     plan = [(q, m) for q in questions for m in modes if (q.id, m) not in done]
     warm = _warm_up(kb, plan, modes, answer_k, k_values, generator) if warmup and plan else 0.0
     results, partial = dict(done), False
@@ -280,7 +312,8 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
                     "generator": generator, "limit": limit, "k_values": list(k_values), "answer_k": answer_k,
                     "build_config": config.to_dict(), "settings": settings.to_dict(), "graph_dir": str(gdir),
                     "resumed": len(done), "warmup": warmup, "graph_settings": kb.settings}
-    unresolved = sorted({i for q in ds.questions for i in DocKeys(kb.graph).unresolved(q.supporting_ids)})
+    keys = DocKeys(kb.graph, ds.sources, gdir)
+    unresolved = sorted({i for q in ds.questions for i in keys.unresolved(q.supporting_ids)})
     chunks = tuple(len(p.text) for p in kb.graph.passages.values())
 
     def finish(state: RunState) -> "EvalReport":
@@ -290,7 +323,7 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
         return report
 
     try:
-        state = run_questions(kb, ds.questions, modes, out, done, k_values=k_values, answer_k=answer_k,
+        state = run_questions(kb, ds.questions, modes, out, done, keys=keys, k_values=k_values, answer_k=answer_k,
                               generator=generator, progress=progress, warmup=warmup)
     except KgError:
         finish(RunState(_in_plan_order(read_results(out), ds.questions, modes), True, 0.0, 0.0))

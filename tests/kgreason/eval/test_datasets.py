@@ -114,8 +114,11 @@ def test_bad_question_lines_name_file_line_and_field(tmp_path):
         ('{"id": "q1", "question": "Who?", "answers": ["A"]}\n{"id": "q2", "question": "Why?", "answers": "B"}',
          f"{f}:2: field 'answers': expected a list of strings, got str 'B'"),
         ('{"id": "q1", "answers": ["A"]}', f"{f}:1: field 'question': expected a non-empty string, got NoneType None"),
-        ('{"id": "q1", "question": "Who?"}', f"{f}:1: field 'answers': missing; expected a list of gold answer strings"),
-        ('{"id": "q1", "question": "Who?", "answers": []}', f"{f}:1: field 'answers': empty; expected at least one gold answer"),
+        ('{"id": "q1", "question": "Who?"}', f"{f}:1: field 'answers': missing; expected a list of gold answer strings "
+                                             "(an empty list, or \"unanswerable\": true, for a question the documents "
+                                             "cannot answer)"),
+        ('{"id": "q1", "question": "Who?", "unanswerable": "yes"}',
+         f"{f}:1: field 'unanswerable': expected true or false, got str 'yes'"),
         ('{"id": "q1", "question": "Who?", "answers": ["A"], "supporting_ids": [3]}',
          f"{f}:1: field 'supporting_ids': expected a list of strings, got list [3]"),
         ('\n{"question": "Who?", "answers": ["A"], "meta": []}', f"{f}:2: field 'meta': expected an object, got list []"),
