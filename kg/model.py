@@ -320,3 +320,42 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+VERDICTS = ("good", "bad", "partly")
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A verdict on an answer, from a person (``source`` "human") or a judge model ("ai:<judge>").
+
+    ``evidence`` is what was shown: ``(passage id, rank)`` pairs. ``correction`` is the right answer
+    when the given one was wrong; ``relevant`` / ``irrelevant`` are passage ids marked as answering
+    the question or not. A labelled question imported from a file is feedback on its gold answer
+    (verdict "good"). ``graph_version`` is the saved graph it was given on; ``created`` is ISO 8601 UTC.
+    The id derives from the content, so the same feedback stored twice is one record.
+
+    >>> f = Feedback("Who wrote Notes?", "Ada", "good", created="2026-12-03T10:00:00Z")
+    >>> f.id == Feedback("Who wrote Notes?", "Ada", "good", created="2026-12-03T10:00:00Z").id, f.is_human
+    (True, True)
+    """
+
+    question: str
+    answer: str
+    verdict: str
+    source: str = "human"
+    correction: str = ""
+    evidence: tuple[tuple[str, int], ...] = ()
+    relevant: tuple[str, ...] = ()
+    irrelevant: tuple[str, ...] = ()
+    graph_version: str = ""
+    created: str = ""
+
+    @property
+    def id(self) -> str:
+        return "f" + stable_hash(self.question, self.answer, self.verdict, self.source, self.correction,
+                                 repr(self.evidence), repr(self.relevant), repr(self.irrelevant), self.created)
+
+    @property
+    def is_human(self) -> bool:
+        return self.source == "human"

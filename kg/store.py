@@ -210,6 +210,15 @@ def _check_tables(con: sqlite3.Connection, file: Path) -> None:
                              f"with `kg build SOURCES --out {file.parent} --rebuild`")
 
 
+def saved_at(path: str | Path) -> str:
+    """When the graph in ``path`` was saved (ISO 8601 UTC): its version, for records made against it."""
+    con = _connect(path)
+    try:
+        return dict(con.execute("SELECT key, value FROM meta")).get("saved_at", "")
+    finally:
+        con.close()
+
+
 def check_integrity(path: str | Path) -> None:
     """``PRAGMA quick_check`` of the saved graph (seconds on large graphs, so only before a write
     that reads everything back); raises ``StoreError`` naming what is broken and what to do."""

@@ -12,9 +12,10 @@ load lazily: ``import kgreason`` does not import torch or spaCy.
 from kg import __version__
 from kg.config import BuildConfig, GenerateConfig, RetrieveConfig, Settings, load_settings
 from kg.errors import KgError
+from kg.model import Answer, Feedback
 
 from .builder import build, remove, skipped_summary
 from .knowledge_base import EntityView, KnowledgeBase, open  # noqa: A004 - mirrors builtins.open on purpose
 
-__all__ = ["BuildConfig", "EntityView", "GenerateConfig", "KgError", "KnowledgeBase", "RetrieveConfig", "Settings",
+__all__ = ["Answer", "BuildConfig", "EntityView", "Feedback", "GenerateConfig", "KgError", "KnowledgeBase", "RetrieveConfig", "Settings",
            "__version__", "build", "load_settings", "open", "remove", "skipped_summary"]

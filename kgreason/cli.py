@@ -18,6 +18,7 @@ from kg import __version__, registry
 from kg.config import RETRIEVAL_MODES, IngestConfig, Settings, load_settings
 from kg.errors import KgError
 from kg.export import FORMATS
+from kg.model import VERDICTS
 
 from . import render
 
@@ -95,7 +96,49 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     a = kb.ask(args.question)
     _emit(args, a.to_dict(), lambda: render.answer(a))
+    if args.rate:
+        _rate(kb, a)
     return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    kb = kgreason.open(args.dir)
+    if args.import_file:
+        from .labels import import_labels
+
+        added = import_labels(kb, args.import_file)
+        _emit(args, {"added": added}, lambda: f"imported {added} new labelled question(s) from {args.import_file}")
+    elif args.export_file:
+        n = kb.feedback_store.export_jsonl(args.export_file)
+        _emit(args, {"exported": n}, lambda: f"wrote {n} feedback record(s) to {args.export_file}")
+    elif args.verdict:
+        if not args.question:
+            raise KgError("kg feedback: --verdict needs --question (and --answer: the answer given)")
+        answer = kgreason.Answer(args.question, args.answer or "", bool(args.answer), (), (), (), "", "cli")
+        f = kb.feedback(answer, args.verdict, correction=args.correction or "", relevant=args.relevant or (),
+                        irrelevant=args.irrelevant or ())
+        _emit(args, {"id": f.id}, lambda: f"recorded {f.verdict} feedback {f.id}")
+    else:
+        records = kb.feedback_store.all() if kb.feedback_store.path.is_file() else []
+        _emit(args, [_feedback_dict(f) for f in records[-args.limit:]], lambda: render.feedback(records[-args.limit:]))
+    return 0
+
+
+def _rate(kb, answer) -> None:
+    """``kg ask --rate``: ask the person at the terminal for a verdict and store it."""
+    choice = input("Was this answer right? [g]ood, [b]ad, [p]artly, [s]kip: ").strip().lower()[:1]
+    verdict = {"g": "good", "b": "bad", "p": "partly"}.get(choice)
+    if verdict is None:
+        return
+    correction = input("The right answer (Enter to skip): ").strip() if verdict != "good" else ""
+    f = kb.feedback(answer, verdict, correction=correction)
+    print(f"recorded {verdict} feedback {f.id}", file=sys.stderr)
+
+
+def _feedback_dict(f) -> dict:
+    from feedback.store import to_dict
+
+    return to_dict(f)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -151,6 +194,20 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--base-url", help="OpenAI-compatible server URL (default $KG_OPENAI_BASE_URL)")
     a.add_argument("--max-new-tokens", type=int, help="generation length limit (default: generate.max_new_tokens, 48)")
     a.add_argument("--retrieve-only", action="store_true", help="show the ranked evidence only, no answer")
+    a.add_argument("--rate", action="store_true", help="then ask whether the answer was right and store the verdict")
+
+    f = command("feedback", cmd_feedback, "record, import, export or list feedback on answers")
+    f.add_argument("dir", type=Path, help="graph directory")
+    f.add_argument("--import", dest="import_file", type=Path,
+                   help="labelled questions (kg eval format: question, answers, supporting_ids) to add as feedback")
+    f.add_argument("--export", dest="export_file", type=Path, help="write every record to this JSONL file")
+    f.add_argument("--question", help="the question that was asked")
+    f.add_argument("--answer", help="the answer that was given")
+    f.add_argument("--verdict", choices=VERDICTS, help="what the answer was")
+    f.add_argument("--correction", help="the right answer, when the given one was wrong")
+    f.add_argument("--relevant", nargs="+", help="passage ids that answer the question")
+    f.add_argument("--irrelevant", nargs="+", help="passage ids that do not")
+    f.add_argument("--limit", type=int, default=20, help="records to list (default 20, newest)")
 
     from .eval import cli as eval_cli
 

@@ -7,16 +7,17 @@
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from kg import registry, store
 from kg.config import MAX_QUESTION_CHARS, BuildConfig, GenerateConfig, RetrieveConfig
 from kg.embedding import Embedder
 from kg.errors import ConfigError
 from kg.graph import KnowledgeGraph
-from kg.model import Answer, Entity, Relation, Retrieval
+from kg.model import Answer, Entity, Feedback, Relation, Retrieval
 
 from .builder import make_embedder
 
@@ -57,7 +58,9 @@ class KnowledgeBase:
     def stats(self) -> dict[str, Any]:
         """Counts, the build settings, and the retrieve / generate settings questions use by default."""
         query = {"retrieve": self.retrieve_config.to_dict(), "generate": self.generate_config.to_dict()}
-        return {"path": str(self.path), **self.graph.stats(), "settings": {**self.settings.get("build", {}), **query},
+        feedback = self.feedback_store.counts() if self.feedback_store.path.is_file() else {}
+        return {"path": str(self.path), **self.graph.stats(), "feedback": feedback,
+                "settings": {**self.settings.get("build", {}), **query},
                 "embedder": self.settings.get("embedder", ""), "kgreason_version": self.settings.get("kgreason_version", "")}
 
     def entity(self, name: str) -> EntityView:
@@ -128,6 +131,26 @@ class KnowledgeBase:
         retrieval = self.retrieve(question, k=k, mode=mode)
         return answer(retrieval, self.graph, self.generator(config.generator, config),
                       token_budget=config.context_tokens, settings={"generate": config.to_dict()})
+
+    # ---- feedback --------------------------------------------------------------------------------
+    @property
+    def feedback_store(self):
+        """The graph's feedback store (``feedback.sqlite`` beside the graph, kept across rebuilds)."""
+        from feedback.store import FeedbackStore
+
+        return FeedbackStore(self.path)
+
+    def feedback(self, answer: Answer, verdict: str, *, correction: str = "", relevant: Sequence[str] = (),
+                 irrelevant: Sequence[str] = (), source: str = "human") -> Feedback:
+        """Record a verdict ("good", "bad" or "partly") on ``answer``, with the evidence it showed.
+
+        >>> kb.feedback(kb.ask("Who wrote Notes?"), "bad", correction="Ada Lovelace")   # doctest: +SKIP
+        """
+        record = Feedback(answer.question, answer.text if answer.found else "", verdict, source, correction,
+                          tuple((e.passage_id, e.rank) for e in answer.evidence), tuple(relevant), tuple(irrelevant),
+                          store.saved_at(self.path), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        self.feedback_store.add([record])
+        return record
 
     def close(self) -> None:
         self._retriever = None

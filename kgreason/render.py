@@ -44,6 +44,10 @@ def build_report(report: BuildReport, skipped_lines: list[str]) -> str:
 def stats(info: dict[str, Any]) -> str:
     keys = ["documents", "passages", "entities", "mentions", "relations", "relation_evidence", "synonym_links"]
     lines = [f"graph: {info['path']}"] + [f"{k.replace('_', ' ')}: {info[k]}" for k in keys]
+    fb = info.get("feedback") or {}
+    lines.append("feedback: " + (f"{fb['records']} records ({fb['human']} human, {fb['ai']} AI): {fb['good']} good, "
+                                 f"{fb['bad']} bad, {fb['partly']} partly; {fb['disagreements']} human-AI disagreements"
+                                 if fb else "none yet"))
     lines.append(f"built with: kgreason {info.get('kgreason_version', '?')}, embedder {info.get('embedder', '?')}")
     lines.append("settings:")
     for section, values in info.get("settings", {}).items():
@@ -114,4 +118,14 @@ def answer(a: Answer) -> str:
             lines.append(_wrap(f'"{c.quote}"', indent="      "))
     lines.append(f"mode: {a.mode}, generator: {a.generator}")
     lines.append(_timings(a.timings))
+    return "\n".join(lines)
+
+
+def feedback(records) -> str:
+    if not records:
+        return "no feedback yet"
+    lines = []
+    for f in records:
+        fix = f" -> {f.correction!r}" if f.correction else ""
+        lines.append(f"{f.created}  {f.source:<10} {f.verdict:<6} {f.question!r}: {f.answer!r}{fix}")
     return "\n".join(lines)

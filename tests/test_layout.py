@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("kg", "extract", "reason", "kgreason")
+PACKAGES = ("kg", "extract", "reason", "feedback", "kgreason")
 # what each package may import from the project (besides itself)
-ALLOWED = {"kg": set(), "extract": {"kg"}, "reason": {"kg"}, "kgreason": {"kg", "extract", "reason"}}
+ALLOWED = {"kg": set(), "extract": {"kg"}, "reason": {"kg"}, "feedback": {"kg"},
+           "kgreason": {"kg", "extract", "reason", "feedback"}}
 
 
 def _modules() -> dict[str, Path]:
@@ -69,7 +70,7 @@ def test_no_package_imports_one_above_it(package):
 
 
 def test_the_core_names_no_module_above_it_even_in_strings():
-    pattern = re.compile(r"""["'](?:extract|reason|kgreason)[.:]\w""")
+    pattern = re.compile(r"""["'](?:extract|reason|feedback|kgreason)[.:]\w""")
     wrong = [f"{m}: {hit.group(0)}" for m, path in MODULES.items() if m.split(".")[0] == "kg"
              for hit in pattern.finditer(path.read_text(encoding="utf-8"))]
     assert wrong == []
@@ -108,7 +109,7 @@ def test_no_import_circles_between_modules():
 
 def test_importing_the_core_loads_nothing_above_it_nor_heavy_libraries():
     code = ("import sys, kg, kg.model, kg.graph, kg.store, kg.config; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'kgreason', 'extract', 'reason', 'torch', 'spacy'}))")
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'kgreason', 'extract', 'reason', 'feedback', 'torch', 'spacy'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True).stdout
     assert out.strip() == "[]"
 

@@ -1,0 +1,53 @@
+"""Labelled questions a team already has, imported as human feedback (``kg feedback DIR --import FILE``).
+
+The file is a ``kg eval`` questions file: one JSON object a line with ``question``, ``answers`` and
+optional ``supporting_ids`` (documents, named as ``kg eval`` names them: record id, or path inside the
+documents folder). Each question becomes feedback with verdict "good" on its first gold answer, the
+passages of its supporting documents marked relevant. Unanswerable questions (no answers) are
+feedback too: the right answer is to abstain, so the answer is empty.
+
+>>> n = import_labels(kgreason.open(".kg/samples"), "samples/questions.jsonl")   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from kg import store
+from kg.errors import InputError
+from kg.model import Feedback
+
+from .eval.datasets import load_questions
+from .eval.runner import DocKeys
+
+
+def import_labels(kb, path: str | Path, roots: tuple[Path, ...] = ()) -> int:
+    """Add the questions of ``path`` to ``kb``'s feedback store; returns how many were new.
+    ``roots`` are the documents folders gold paths are relative to (default: every folder the graph's
+    sources are in)."""
+    questions = load_questions(Path(path))
+    keys = DocKeys(kb.graph, roots or _source_folders(kb), kb.path)
+    unknown = sorted({i for q in questions for i in keys.unresolved(q.supporting_ids)})
+    if unknown:
+        raise InputError(str(path), f"supporting_ids name documents not in the graph: {', '.join(unknown[:5])}; "
+                                    "expected record ids or paths inside the documents folder")
+    passages_of = _passages_by_key(kb, keys)
+    # the file's time, not the import's: importing the same file again adds nothing
+    version, when = store.saved_at(kb.path), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(Path(path).stat().st_mtime))
+    records = [Feedback(q.question, q.answers[0] if q.answers else "", "good", "human",
+                        relevant=tuple(p for key in keys.gold(q.supporting_ids) for p in passages_of.get(key, ())),
+                        graph_version=version, created=when) for q in questions]
+    return kb.feedback_store.add(records)
+
+
+def _source_folders(kb) -> tuple[Path, ...]:
+    root = kb.path.resolve().parent
+    folders = {(root / d.source.split("#", 1)[0]).resolve().parent for d in kb.graph.documents.values()}
+    return tuple(sorted(folders, key=lambda f: len(f.parts)))  # shallowest first: paths stay longest
+
+
+def _passages_by_key(kb, keys: DocKeys) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for p in kb.graph.passages.values():
+        out.setdefault(keys.key.get(p.doc_id, p.doc_id), []).append(p.id)
+    return out
