@@ -108,6 +108,11 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
         added = import_labels(kb, args.import_file)
         _emit(args, {"added": added}, lambda: f"imported {added} new labelled question(s) from {args.import_file}")
+    elif args.generate is not None:
+        from .labels import add_generated_questions
+
+        added = add_generated_questions(kb, args.generate or None)
+        _emit(args, {"added": added}, lambda: f"added {added} new question(s) generated from the graph's facts")
     elif args.export_file:
         n = kb.feedback_store.export_jsonl(args.export_file)
         _emit(args, {"exported": n}, lambda: f"wrote {n} feedback record(s) to {args.export_file}")
@@ -201,6 +206,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--import", dest="import_file", type=Path,
                    help="labelled questions (kg eval format: question, answers, supporting_ids) to add as feedback")
     f.add_argument("--export", dest="export_file", type=Path, help="write every record to this JSONL file")
+    f.add_argument("--generate", type=int, nargs="?", const=0, metavar="N",
+                   help="add questions generated from the graph's facts (at most N; all without N) as AI feedback")
     f.add_argument("--question", help="the question that was asked")
     f.add_argument("--answer", help="the answer that was given")
     f.add_argument("--verdict", choices=VERDICTS, help="what the answer was")

@@ -51,3 +51,17 @@ def _passages_by_key(kb, keys: DocKeys) -> dict[str, list[str]]:
     for p in kb.graph.passages.values():
         out.setdefault(keys.key.get(p.doc_id, p.doc_id), []).append(p.id)
     return out
+
+
+GENERATED_SOURCE = "ai:graph-questions"
+
+
+def add_generated_questions(kb, limit: int | None = None) -> int:
+    """Questions generated from the graph's facts (``feedback.questions``), stored as AI feedback on
+    their gold answers with their gold passages marked relevant; returns how many were new."""
+    from feedback.questions import generate_questions
+
+    version = store.saved_at(kb.path)
+    records = [Feedback(q.question, q.answer, "good", GENERATED_SOURCE, relevant=q.passages, graph_version=version,
+                        created=version) for q in generate_questions(kb.graph, limit)]
+    return kb.feedback_store.add(records)

@@ -68,3 +68,15 @@ def test_kg_ask_rate_stores_the_verdict_typed_at_the_terminal(graph_dir, tmp_pat
     assert run.returncode == 0, run.stderr
     (f,) = kgreason.open(g).feedback_store.all()
     assert (f.verdict, f.correction, f.source) == ("bad", "Mountrail County", "human")
+
+
+def test_generated_questions_are_stored_as_ai_feedback_once(graph_dir, tmp_path, capsys):
+    import shutil
+
+    g = shutil.copytree(graph_dir, tmp_path / "g")
+    assert main(["feedback", str(g), "--generate", "5"]) == 0
+    assert main(["feedback", str(g), "--generate", "5"]) == 0
+    assert "added 5 new" in capsys.readouterr().out
+    records = kgreason.open(g).feedback_store.all()
+    assert len(records) == 5 and {r.source for r in records} == {"ai:graph-questions"}
+    assert all(r.relevant and r.answer and r.question.endswith("?") for r in records)
