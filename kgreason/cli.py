@@ -129,6 +129,26 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from .tune import versions
+
+    if args.list:
+        rows, active = versions.list_versions(args.dir), versions.active_version(args.dir)
+        _emit(args, {"active": active, "versions": rows}, lambda: render.versions(rows, active))
+        return 0
+    if args.activate is not None or args.rollback:
+        number = versions.rollback(args.dir) if args.rollback else args.activate
+        if not args.rollback:
+            versions.activate(args.dir, number)
+        _emit(args, {"active": number}, lambda: f"active model version: {number or 'base models'}")
+        return 0
+    from .tune.runner import tune
+
+    report = tune(args.dir, steps=args.steps, batch_size=args.batch_size, seed=args.seed, progress=not args.no_progress)
+    _emit(args, asdict(report), lambda: render.tune_report(report))
+    return 0
+
+
 def _rate(kb, answer) -> None:
     """``kg ask --rate``: ask the person at the terminal for a verdict and store it."""
     choice = input("Was this answer right? [g]ood, [b]ad, [p]artly, [s]kip: ").strip().lower()[:1]
@@ -200,6 +220,16 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--max-new-tokens", type=int, help="generation length limit (default: generate.max_new_tokens, 48)")
     a.add_argument("--retrieve-only", action="store_true", help="show the ranked evidence only, no answer")
     a.add_argument("--rate", action="store_true", help="then ask whether the answer was right and store the verdict")
+
+    t = command("tune", cmd_tune, "fine-tune the graph's embedder on its feedback; keep it only if it measures better")
+    t.add_argument("dir", type=Path, help="graph directory")
+    t.add_argument("--steps", type=int, default=200, help="training batches (default 200)")
+    t.add_argument("--batch-size", type=int, default=16, help="questions per batch (default 16)")
+    t.add_argument("--seed", type=int, default=0, help="random seed: the same data and seed give the same model")
+    t.add_argument("--list", action="store_true", help="list the model versions and which is active")
+    t.add_argument("--activate", type=int, metavar="N", help="make version N active (0: the base models)")
+    t.add_argument("--rollback", action="store_true", help="activate the version the active one was trained from")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     f = command("feedback", cmd_feedback, "record, import, export or list feedback on answers")
     f.add_argument("dir", type=Path, help="graph directory")

@@ -20,6 +20,7 @@ from kg.graph import KnowledgeGraph
 from kg.model import Answer, Entity, Feedback, Relation, Retrieval
 
 from .builder import make_embedder
+from .tune.versions import load_active
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,12 @@ class KnowledgeBase:
 
 
 def open(path: str | Path, **options: Any) -> KnowledgeBase:  # noqa: A001 - mirrors builtins.open on purpose
-    """Open the graph saved in ``path`` (see ``KnowledgeBase`` for options)."""
-    return KnowledgeBase(path, store.load_graph(path), **options)
+    """Open the graph saved in ``path`` (see ``KnowledgeBase`` for options), with the models of its
+    active ``kg tune`` version unless an embedder is given."""
+    graph = store.load_graph(path)
+    active = None if "embedder" in options else load_active(path)
+    if active is not None:
+        options["embedder"], graph.vectors = active
+    return KnowledgeBase(path, graph, **options)
 
 

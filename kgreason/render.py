@@ -129,3 +129,21 @@ def feedback(records) -> str:
         fix = f" -> {f.correction!r}" if f.correction else ""
         lines.append(f"{f.created}  {f.source:<10} {f.verdict:<6} {f.question!r}: {f.answer!r}{fix}")
     return "\n".join(lines)
+
+
+def versions(rows: list[dict], active: int) -> str:
+    lines = [f"{'*' if active == 0 else ' '} 0  base models"]
+    for v in rows:
+        lines.append(f"{'*' if v['version'] == active else ' '} {v['version']}  {v['created']}  "
+                     f"{'+'.join(v.get('parts', []))}: validation Recall@5 {v['recall_before']:.3f} -> "
+                     f"{v['recall_after']:.3f} on {v['validation_questions']} questions "
+                     f"({'activated' if v['activated'] else 'not better: kept inactive'})")
+    return "\n".join(lines)
+
+
+def tune_report(r) -> str:
+    verdict = "activated" if r.activated else "kept inactive: it did not beat the active version"
+    return (f"model version {r.version}: validation Recall@5 {r.recall_before:.3f} -> {r.recall_after:.3f} "
+            f"on {r.validation_questions} held-out questions; {verdict}\n"
+            f"trained on {r.train_questions} questions ({', '.join(f'{k} {v}' for k, v in r.sources.items())}) "
+            f"in {r.seconds:.0f} s ({r.cpu_seconds:.0f} CPU s)")

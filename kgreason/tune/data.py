@@ -1,0 +1,58 @@
+"""Training data for ``kg tune``, from the graph's feedback store.
+
+A training question is a question with the passages that answer it: from people (imported labels, or a
+verdict with passages marked relevant) and from the questions generated from the graph's facts. Each
+question goes to training or validation by a hash of its text (``validation`` share, 20% by default),
+so a question is never trained on and validated on, and the split does not move when feedback arrives.
+Hard negatives are the passages the current retriever ranks highest that are not marked relevant.
+
+>>> split([TrainingQuestion("q%d" % i, ("p",), "human") for i in range(10)], 0.2)[1]  # doctest: +ELLIPSIS
+[...]
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Sequence
+
+from kg.model import Feedback
+
+
+@dataclass(frozen=True)
+class TrainingQuestion:
+    """A question, the passage ids that answer it, and where it came from (a feedback source)."""
+
+    question: str
+    positives: tuple[str, ...]
+    source: str
+
+
+def training_questions(records: Sequence[Feedback], passages: set[str]) -> list[TrainingQuestion]:
+    """One question per distinct question text with at least one relevant passage still in the graph
+    (good or partly verdicts; a person's record outranks a judge's, as ``effective`` decided)."""
+    out: dict[str, TrainingQuestion] = {}
+    for f in records:
+        positives = tuple(p for p in f.relevant if p in passages)
+        if f.verdict == "bad" or not positives:
+            continue
+        if f.question not in out or (f.is_human and not out[f.question].source == "human"):
+            out[f.question] = TrainingQuestion(f.question, positives, f.source)
+    return [out[q] for q in sorted(out)]
+
+
+def split(questions: Sequence[TrainingQuestion], validation: float = 0.2) -> tuple[list, list]:
+    """(training, validation) by a stable hash of each question's text."""
+    train, val = [], []
+    for q in questions:
+        bucket = int(hashlib.sha1(q.question.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+        (val if bucket < validation else train).append(q)
+    return train, val
+
+
+def passage_recall(ranked: Sequence[str], positives: Sequence[str], k: int) -> float:
+    """Share of ``positives`` among the first ``k`` ranked passage ids.
+
+    >>> passage_recall(["a", "x", "b"], ["a", "b"], 2)
+    0.5
+    """
+    return len(set(ranked[:k]) & set(positives)) / len(set(positives)) if positives else 0.0

@@ -1,0 +1,149 @@
+"""Model versions of a graph: ``<graph>/models/<N>/`` each with ``manifest.json``, and the active one
+named in ``<graph>/models/ACTIVE`` (absent or "0": the packaged base models).
+
+A version directory is written under a temporary name and renamed into place when complete, so an
+interrupted ``kg tune`` never leaves a half version, and the active one is switched with an atomic
+rename of its pointer file: Ctrl-C never changes what is active.
+
+>>> import tempfile
+>>> d = tempfile.mkdtemp()
+>>> active_version(d), [v["version"] for v in list_versions(d)]
+(0, [])
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from kg.errors import ConfigError, StoreError
+
+MODELS_DIR = "models"
+ACTIVE_FILE = "ACTIVE"
+MANIFEST = "manifest.json"
+FORMAT_NAME = "kgreason-model-version"
+FORMAT_VERSION = 1
+
+
+def models_dir(graph_dir: str | Path) -> Path:
+    return Path(graph_dir) / MODELS_DIR
+
+
+def list_versions(graph_dir: str | Path) -> list[dict[str, Any]]:
+    """The manifests of every finished version, oldest first."""
+    folder = models_dir(graph_dir)
+    found = [p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()] if folder.is_dir() else []
+    return [read_manifest(p) for p in sorted(found, key=lambda p: int(p.name))]
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise StoreError(f"{folder / MANIFEST}: unreadable model manifest ({exc})") from None
+    if data.get("format") != FORMAT_NAME or data.get("format_version") != FORMAT_VERSION:
+        raise StoreError(f"{folder / MANIFEST}: format {data.get('format')!r} version {data.get('format_version')!r}, "
+                         f"expected {FORMAT_NAME!r} version {FORMAT_VERSION}")
+    return data
+
+
+def active_version(graph_dir: str | Path) -> int:
+    """The active version number; 0 means the base models."""
+    path = models_dir(graph_dir) / ACTIVE_FILE
+    text = path.read_text(encoding="utf-8").strip() if path.is_file() else "0"
+    if not text.isdigit():
+        raise StoreError(f"{path}: expected a version number, got {text!r}")
+    return int(text)
+
+
+def version_dir(graph_dir: str | Path, number: int) -> Path:
+    folder = models_dir(graph_dir) / str(number)
+    if number and not (folder / MANIFEST).is_file():
+        known = ", ".join(str(v["version"]) for v in list_versions(graph_dir)) or "none"
+        raise ConfigError(f"model version {number}: no such version in {models_dir(graph_dir)}; expected one of: {known}")
+    return folder
+
+
+def activate(graph_dir: str | Path, number: int) -> None:
+    """Make version ``number`` (0: the base models) the one ``kgreason.open`` uses."""
+    version_dir(graph_dir, number)  # checks it exists
+    folder = models_dir(graph_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".active.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"{number}\n")
+    os.replace(tmp, folder / ACTIVE_FILE)
+
+
+def rollback(graph_dir: str | Path) -> int:
+    """Activate the version the active one was trained from; returns its number."""
+    current = active_version(graph_dir)
+    if current == 0:
+        raise ConfigError("kg tune --rollback: the base models are active; there is nothing to roll back")
+    previous = int(read_manifest(version_dir(graph_dir, current)).get("parent", 0))
+    activate(graph_dir, previous)
+    return previous
+
+
+def next_number(graph_dir: str | Path) -> int:
+    return max((v["version"] for v in list_versions(graph_dir)), default=0) + 1
+
+
+def staging_dir(graph_dir: str | Path) -> Path:
+    """A fresh temporary folder inside ``models/`` for a version being written."""
+    folder = models_dir(graph_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(".staging-*"):  # left by an interrupted run
+        shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=folder, prefix=".staging-"))
+
+
+def commit(graph_dir: str | Path, staging: Path, manifest: dict[str, Any]) -> Path:
+    """Write the manifest and move the staged version into place as its number."""
+    manifest = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **manifest}
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+    target = models_dir(graph_dir) / str(manifest["version"])
+    os.replace(staging, target)
+    return target
+
+
+def open_embedder(folder: Path):
+    """The int8 ONNX embedder of a version folder (its ``onnx/model.onnx``, quantised once on first use)."""
+    from kg.onnx_embedding import OnnxMiniLMEmbedder
+
+    return OnnxMiniLMEmbedder(model=str(folder / "onnx" / "model.onnx"))
+
+
+def save_vectors(folder: Path, tables: dict) -> None:
+    """The graph's vector tables as embedded by this version: ``vectors.npz``."""
+    import numpy as np
+
+    arrays = {}
+    for name, table in tables.items():
+        arrays[f"{name}.vectors"] = table.vectors
+        arrays[f"{name}.ids"] = np.asarray(table.ids, dtype=str)
+        arrays[f"{name}.model"] = np.asarray(table.model)
+    np.savez(folder / "vectors.npz", **arrays)
+
+
+def load_active(graph_dir: str | Path):
+    """(embedder, vector tables) of the active version, or None when the base models are active. The
+    tables are re-labelled with the embedder's name as it is computed here, so a graph directory that
+    was moved keeps using them."""
+    number = active_version(graph_dir)
+    if not number:
+        return None
+    import numpy as np
+
+    from kg.graph import VectorTable
+
+    folder = version_dir(graph_dir, number)
+    embedder = open_embedder(folder)
+    with np.load(folder / "vectors.npz", allow_pickle=False) as data:
+        names = {key.split(".")[0] for key in data.files}
+        tables = {n: VectorTable(tuple(str(i) for i in data[f"{n}.ids"].tolist()), data[f"{n}.vectors"], embedder.name)
+                  for n in names}
+    return embedder, tables

@@ -1,0 +1,140 @@
+"""kg tune's parts on tiny models built here, its gate and versions, and the data it trains on."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kg.errors import ConfigError
+from kg.graph import VectorTable
+from kg.model import Feedback
+from kgreason.tune import versions
+from kgreason.tune.data import TrainingQuestion, split, training_questions
+from kgreason.tune.embedder import base_model_folder, export_onnx, train_embedder
+
+
+@pytest.fixture(scope="module")
+def tiny_st(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide BERT sentence-transformers folder with the packaged MiniLM tokenizer."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-st")
+    tok = AutoTokenizer.from_pretrained(str(base_model_folder()))
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder / "bert")
+    tok.save_pretrained(folder / "bert")
+    word = models.Transformer(str(folder / "bert"), max_seq_length=64)
+    model = SentenceTransformer(modules=[word, models.Pooling(32, "mean")])
+    model.save(str(folder / "st"))
+    return folder / "st"
+
+
+TRIPLETS = [(f"who wrote book {i}?", f"book {i} was written by author {i}.", f"book {i + 1} is long.") for i in range(8)]
+
+
+def _vectors(folder: Path, texts):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(folder)).encode(texts, normalize_embeddings=True)
+
+
+def _ranking_accuracy(folder: Path) -> float:
+    """Share of questions whose own passage scores above every other passage of the set."""
+    q = _vectors(folder, [t[0] for t in TRIPLETS])
+    p = _vectors(folder, [t[1] for t in TRIPLETS])
+    return float(np.mean((q @ p.T).argmax(axis=1) == np.arange(len(TRIPLETS))))
+
+
+def test_training_ranks_each_question_s_passage_first_and_is_seeded(tiny_st, tmp_path):
+    before = _ranking_accuracy(tiny_st)
+    a = train_embedder(tiny_st, TRIPLETS, tmp_path / "a", steps=30, batch_size=4, lr=1e-3, seed=1)
+    b = train_embedder(tiny_st, TRIPLETS, tmp_path / "b", steps=30, batch_size=4, lr=1e-3, seed=1)
+    assert before < 1.0 and _ranking_accuracy(a) == 1.0
+    assert np.array_equal(_vectors(a, ["x"]), _vectors(b, ["x"]))  # same data and seed: same model
+
+
+def test_export_gives_an_onnx_model_the_fast_embedder_runs(tiny_st, tmp_path):
+    from kg.onnx_embedding import OnnxMiniLMEmbedder
+
+    onnx = export_onnx(tiny_st, tmp_path / "onnx")
+    assert (tmp_path / "onnx" / "tokenizer.json").is_file()
+    fast = OnnxMiniLMEmbedder(model=str(onnx), quantize="none").embed(["who wrote book 3?", "a"])
+    slow = _vectors(tiny_st, ["who wrote book 3?", "a"])
+    assert fast.shape == (2, 32) and float((fast * slow).sum(axis=1).min()) > 0.999
+
+
+def _feedback(q, verdict="good", source="human", relevant=("p1",)):
+    return Feedback(q, "x", verdict, source, relevant=relevant, created="T")
+
+
+def test_training_questions_keep_relevant_passages_in_the_graph_and_prefer_people():
+    records = [_feedback("q1", source="ai:graph-questions", relevant=("p1",)), _feedback("q1", relevant=("p2",)),
+               _feedback("q2", "bad"), _feedback("q3", relevant=("gone",)), _feedback("q4", "partly")]
+    got = training_questions(records, {"p1", "p2"})
+    assert got == [TrainingQuestion("q1", ("p2",), "human"), TrainingQuestion("q4", ("p1",), "human")]
+
+
+def test_the_split_is_by_question_and_stable():
+    qs = [TrainingQuestion(f"question {i}", ("p",), "human") for i in range(200)]
+    train, val = split(qs, 0.2)
+    assert 25 <= len(val) <= 55 and not {q.question for q in train} & {q.question for q in val}
+    assert split(qs[:100], 0.2)[1] == [q for q in val if q in qs[:100]]  # more data never moves a question
+
+
+def _version(graph_dir, number, parent, activated=True):
+    staging = versions.staging_dir(graph_dir)
+    versions.save_vectors(staging, {"passage": VectorTable(("p1",), np.ones((1, 2), dtype=np.float32), "m")})
+    return versions.commit(graph_dir, staging, {"version": number, "parent": parent, "activated": activated})
+
+
+def test_versions_activate_list_and_roll_back(tmp_path):
+    _version(tmp_path, 1, 0)
+    versions.activate(tmp_path, 1)
+    _version(tmp_path, 2, 1)
+    versions.activate(tmp_path, 2)
+    assert [v["version"] for v in versions.list_versions(tmp_path)] == [1, 2]
+    assert versions.rollback(tmp_path) == 1 and versions.active_version(tmp_path) == 1
+    assert versions.rollback(tmp_path) == 0
+    with pytest.raises(ConfigError, match="the base models are active; there is nothing to roll back"):
+        versions.rollback(tmp_path)
+    with pytest.raises(ConfigError, match=r"model version 7: no such version in .*; expected one of: 1, 2"):
+        versions.activate(tmp_path, 7)
+    assert not list((tmp_path / "models").glob(".staging-*"))
+
+
+def test_an_interrupted_run_leaves_no_version_and_the_next_one_cleans_up(tmp_path):
+    staging = versions.staging_dir(tmp_path)
+    (staging / "half.bin").write_bytes(b"x")  # as if Ctrl-C struck here
+    assert versions.list_versions(tmp_path) == [] and versions.active_version(tmp_path) == 0
+    versions.staging_dir(tmp_path)
+    assert len(list((tmp_path / "models").glob(".staging-*"))) == 1
+    assert json.loads(json.dumps(versions.list_versions(tmp_path))) == []
+
+
+@pytest.mark.e2e
+def test_kg_tune_end_to_end_on_samples(tmp_path, capsys):
+    from kgreason.cli import main
+
+    samples = Path(__file__).resolve().parents[3] / "samples"
+    g = tmp_path / "g"
+    assert main(["build", str(samples / "corpus"), "--out", str(g), "--no-progress"]) == 0
+    assert main(["tune", str(g), "--no-progress"]) == 2  # no feedback yet
+    assert "kg tune: error: kg tune: 0 training and 0 validation questions" in capsys.readouterr().err
+    assert main(["feedback", str(g), "--generate"]) == 0 and main(["feedback", str(g), "--import", str(samples / "questions.jsonl")]) == 0
+    capsys.readouterr()
+    assert main(["tune", str(g), "--steps", "4", "--no-progress", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["version"] == 1 and report["train_questions"] >= 10 and 0 <= report["recall_after"] <= 1
+    assert main(["tune", str(g), "--activate", "1"]) == 0
+    import kgreason
+
+    kb = kgreason.open(g)
+    assert "models/1/onnx/model.onnx" in kb.embedder.name and kb.retrieve("Where is Van Hook Township?").evidence
+    assert main(["tune", str(g), "--rollback"]) == 0 and "models/1" not in kgreason.open(g).embedder.name
+    assert main(["tune", str(g), "--list"]) == 0 and "  1  " in capsys.readouterr().out
