@@ -114,6 +114,11 @@ def chunk_document(doc: Document, chunk_size: int = 1200, overlap: int = 200) ->
     totalling at most ``overlap`` characters. A sentence longer than ``chunk_size`` is split at
     whitespace. ``passage.text == doc.text[passage.start:passage.end]`` always.
 
+    Sentences are found in the document's prose view (``doc.prose``, for Markdown and
+    reStructuredText), so markup never decides a boundary; each code block is one more piece (cut
+    at whitespace when too long), so code stays searchable. A passage never crosses a heading: each
+    section is chunked on its own and its passages carry its heading path.
+
     >>> doc = Document.from_text("One. Two. Three.", source="x.txt")
     >>> [p.text for p in chunk_document(doc, chunk_size=12, overlap=4)]
     ['One. Two.', 'Two. Three.']
@@ -122,25 +127,61 @@ def chunk_document(doc: Document, chunk_size: int = 1200, overlap: int = 200) ->
         raise ConfigError(f"chunk_size: expected at least 1 character, got {chunk_size}")
     if not 0 <= overlap < chunk_size:
         raise ConfigError(f"overlap: expected 0 <= overlap < chunk_size ({chunk_size}), got {overlap}")
-    pieces = _pieces(doc.text, chunk_size)
+    spans: list[tuple[int, int, str]] = []
+    for lo, hi, section in _sections(doc):
+        pieces = _pieces(doc, lo, hi, chunk_size)
+        spans.extend((start, end, section) for start, end in _group(pieces, chunk_size, overlap))
     return tuple(
-        Passage(passage_id(doc.id, index), doc.id, index, start, end, doc.text[start:end])
-        for index, (start, end) in enumerate(_group(pieces, chunk_size, overlap))
+        Passage(passage_id(doc.id, index), doc.id, index, start, end, doc.text[start:end], section)
+        for index, (start, end, section) in enumerate(spans)
     )
 
 
-def _pieces(text: str, chunk_size: int) -> list[tuple[int, int]]:
-    """Sentence spans, with sentences longer than ``chunk_size`` cut at whitespace."""
-    pieces = []
-    for start, end in split_sentences(text):
-        while end - start > chunk_size:
-            cut = _last_space(text, start, start + chunk_size)
-            _add_span(text, start, cut, pieces)
-            start = cut
-            while text[start].isspace():
-                start += 1
-        _add_span(text, start, end, pieces)
+def _sections(doc: Document) -> list[tuple[int, int, str]]:
+    """``(start, end, heading path)`` of each section of ``doc``, covering all of its text."""
+    starts = [(start, path) for start, path in doc.sections if start < len(doc.text)]
+    if not starts or starts[0][0] > 0:
+        starts.insert(0, (0, ""))
+    ends = [start for start, _ in starts[1:]] + [len(doc.text)]
+    return [(start, end, path) for (start, path), end in zip(starts, ends)]
+
+
+def _pieces(doc: Document, lo: int, hi: int, chunk_size: int) -> list[tuple[int, int]]:
+    """Sentence spans of the prose view and code blocks within ``lo:hi``, in order, with pieces
+    longer than ``chunk_size`` cut at whitespace."""
+    view = doc.prose or doc.text
+    sentences = [(lo + s, lo + e) for s, e in split_sentences(view[lo:hi])]
+    code = {(max(s, lo), min(e, hi)) for s, e in doc.code if s < hi and e > lo}
+    pieces: list[tuple[int, int]] = []
+    for start, end in sorted(sentences + list(code)):
+        if (start, end) not in code:
+            start, end = with_markup(doc.text, view, start, end, pieces[-1][1] if pieces else lo, hi)
+        _cut(doc.text, start, end, chunk_size, pieces)
     return pieces
+
+
+def with_markup(text: str, view: str, start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
+    """A sentence of the prose view widened over the markup glued to its ends ("`kg`", "**Note**"),
+    but not past ``lo`` and ``hi``, so that a passage or quote takes whole words of the file.
+
+    >>> with_markup("See **Ada**.", "See   Ada  .", 6, 9, 0, 12)
+    (4, 11)
+    """
+    while start > lo and view[start - 1] == " " and not text[start - 1].isspace():
+        start -= 1
+    while end < hi and view[end] == " " and not text[end].isspace():
+        end += 1
+    return start, end
+
+
+def _cut(text: str, start: int, end: int, chunk_size: int, pieces: list[tuple[int, int]]) -> None:
+    while end - start > chunk_size:
+        cut = _last_space(text, start, start + chunk_size)
+        _add_span(text, start, cut, pieces)
+        start = cut
+        while text[start].isspace():
+            start += 1
+    _add_span(text, start, end, pieces)
 
 
 def _last_space(text: str, start: int, limit: int) -> int:

@@ -1,11 +1,17 @@
 """Ingestion: find input files and read them into ``Document`` records.
 
-Supported inputs are plain text (``.txt``), Markdown (``.md``, ``.markdown``), HTML (``.html``, ``.htm``),
-PDF (``.pdf``) and record files (``.jsonl``: one ``{"id", "title", "text"}`` object a line; ``.json``: a
-list of such objects, an object with a ``"documents"`` list, or a single record). Every problem (missing
-path, unsupported type, empty or binary file, undecodable bytes, malformed JSON, a record without text,
-an unreadable PDF, duplicate content) becomes a ``SkippedInput`` naming the file (and line) and what was
-wrong; one bad file or record never loses the others. ``strict=True`` raises ``InputError`` instead.
+Supported inputs are plain text (``.txt``), Markdown (``.md``, ``.markdown``), reStructuredText
+(``.rst``), Word (``.docx``), HTML (``.html``, ``.htm``), PDF (``.pdf``) and record files (``.jsonl``: one
+``{"id", "title", "text"}`` object a line; ``.json``: a list of such objects, an object with a
+``"documents"`` list, or a single record). Every problem (missing path, unreadable folder, dangling link,
+FIFO, unsupported type, empty or binary file, undecodable bytes, malformed JSON, a record without text,
+an unreadable PDF or Word file, duplicate content) becomes a ``SkippedInput`` naming the file (and line)
+and what was wrong; one bad file or record never loses the others. ``strict=True`` raises ``InputError``
+instead.
+
+Markdown and reStructuredText keep their text exactly as in the file (citations point into it); their
+readers (``extract.markdown_text``, ``extract.rst_text``) add the prose view that extraction reads, the
+sections and the code blocks to the ``Document``.
 
 >>> result = load_documents(["samples/corpus"])          # doctest: +SKIP
 >>> [d.title for d in result.documents][:2]               # doctest: +SKIP
@@ -13,21 +19,25 @@ wrong; one bad file or record never loses the others. ``strict=True`` raises ``I
 """
 from __future__ import annotations
 
-import glob
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from kg.errors import InputError
 from kg.model import Document, SkippedInput
 
-SUPPORTED_SUFFIXES = (".html", ".htm", ".json", ".jsonl", ".md", ".markdown", ".pdf", ".txt")
+from .discovery import SUPPORTED_SUFFIXES, discover
+from .docx_text import read_docx
+from .markdown_text import read_markdown
+from .prose import Layout
+from .rst_text import read_rst
 
-_GLOB_CHARS = re.compile(r"[*?\[]")
-_MD_TITLE = re.compile(r"^# +(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
+__all__ = ["SUPPORTED_SUFFIXES", "LoadResult", "discover", "html_to_text", "load_documents"]
+
+_BINARY_SUFFIXES = (".pdf", ".docx")  # zip and PDF files hold NUL bytes by nature
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _DROP_TAGS = ("script", "style", "nav", "head", "noscript", "template", "svg", "iframe")
 _BLOCK_TAGS = (
@@ -44,72 +54,6 @@ class LoadResult:
 
     documents: tuple[Document, ...]
     skipped: tuple[SkippedInput, ...]
-
-
-# ---- discovery -----------------------------------------------------------------------------------
-
-
-def discover(sources: Sequence[str | Path]) -> tuple[list[Path], list[SkippedInput]]:
-    """Expand files, folders (recursively, sorted) and glob patterns into supported files.
-
-    Hidden files and folders inside a folder are ignored; unsupported types, missing paths and
-    patterns matching nothing are reported. A file reached twice is listed once.
-
-    >>> discover(["no/such/dir"])
-    ([], [SkippedInput(source='no/such/dir', reason='no such file or directory', line=None)])
-    """
-    if isinstance(sources, (str, Path)):
-        sources = [sources]
-    files: list[Path] = []
-    skipped: list[SkippedInput] = []
-    seen: set[Path] = set()
-    for source in sources:
-        for item in _expand(source):
-            if isinstance(item, SkippedInput):
-                skipped.append(item)
-                continue
-            key = item.resolve()
-            if key not in seen:
-                seen.add(key)
-                files.append(item)
-    return files, skipped
-
-
-def _expand(source: str | Path) -> Iterator[Path | SkippedInput]:
-    path = Path(source)
-    if path.is_dir():
-        yield from _check_suffixes(_walk(path))
-    elif path.is_file():
-        yield from _check_suffixes([path])
-    elif isinstance(source, str) and _GLOB_CHARS.search(source):
-        matches = sorted(glob.glob(source, recursive=True))
-        if not matches:
-            yield SkippedInput(source, "glob pattern matched no files")
-        for match in matches:
-            yield from _expand(Path(match))
-    else:
-        yield SkippedInput(str(source), "no such file or directory")
-
-
-def _walk(folder: Path) -> list[Path]:
-    found = []
-    for path in folder.rglob("*"):
-        rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        found.append(path)
-    return sorted(found, key=lambda p: p.relative_to(folder).parts)
-
-
-def _check_suffixes(paths: Sequence[Path]) -> Iterator[Path | SkippedInput]:
-    for path in paths:
-        suffix = path.suffix.lower()
-        if suffix in SUPPORTED_SUFFIXES:
-            yield path
-        else:
-            shown = f"'{suffix}'" if suffix else "(no extension)"
-            expected = ", ".join(SUPPORTED_SUFFIXES)
-            yield SkippedInput(str(path), f"unsupported file type {shown}; expected one of {expected}")
 
 
 # ---- loading -------------------------------------------------------------------------------------
@@ -167,7 +111,7 @@ def _read_bytes(path: Path) -> bytes | SkippedInput:
         return SkippedInput(str(path), f"cannot read file: {exc.strerror or exc}")
     if not data.strip():
         return SkippedInput(str(path), "empty file; expected some text")
-    if b"\x00" in data and path.suffix.lower() != ".pdf":
+    if b"\x00" in data and path.suffix.lower() not in _BINARY_SUFFIXES:
         return SkippedInput(str(path), "binary file (contains NUL bytes); expected text")
     return data
 
@@ -182,6 +126,10 @@ def _read_whole(path: Path, suffix: str) -> Iterator[Document | SkippedInput]:
         yield from _read_json(path, data)
     elif suffix in (".html", ".htm"):
         yield _read_html(path, data)
+    elif suffix == ".docx":
+        yield _read_docx(path, data)
+    elif suffix in (".md", ".markdown", ".rst"):
+        yield _read_markup(path, data, suffix)
     else:
         yield _read_text(path, data)
 
@@ -209,11 +157,43 @@ def _read_text(path: Path, data: bytes) -> Document | SkippedInput:
         text = _decode(data)
     except ValueError as exc:
         return SkippedInput(str(path), str(exc))
-    title = path.stem
-    if path.suffix.lower() in (".md", ".markdown"):
-        heading = _MD_TITLE.search(text)
-        title = heading.group(1).strip() if heading else title
-    return Document.from_text(text, source=str(path), title=title)
+    return Document.from_text(text, source=str(path), title=path.stem)
+
+
+# ---- Markdown, reStructuredText, Word -------------------------------------------------------------
+
+
+def _read_markup(path: Path, data: bytes, suffix: str) -> Document | SkippedInput:
+    try:
+        text = _decode(data)
+    except ValueError as exc:
+        return SkippedInput(str(path), str(exc))
+    if suffix != ".rst":
+        return _laid_out(path, text, read_markdown(text))
+    try:
+        return _laid_out(path, text, read_rst(text))
+    except ValueError as exc:
+        return SkippedInput(str(path), f"unreadable reStructuredText: {exc}")
+
+
+def _read_docx(path: Path, data: bytes) -> Document | SkippedInput:
+    try:
+        text, layout = read_docx(data)
+    except ValueError as exc:
+        return SkippedInput(str(path), f"unreadable Word document: {exc}")
+    if not text.strip():
+        return SkippedInput(str(path), "Word document has no text; expected some paragraphs")
+    return _laid_out(path, text, layout)
+
+
+def _laid_out(path: Path, text: str, layout: Layout) -> Document | SkippedInput:
+    """A document of ``text`` with its reader's prose view ("" when it equals the text), sections
+    and code blocks; the title is the first level-1 heading, else the file name."""
+    if not layout.prose.strip() and not layout.code:
+        return SkippedInput(str(path), "no text outside markup (only HTML, directives or comments); expected prose or code")
+    doc = Document.from_text(text, source=str(path), title=layout.title or path.stem)
+    prose = "" if layout.prose == text else layout.prose
+    return replace(doc, prose=prose, sections=layout.sections, code=layout.code)
 
 
 # ---- HTML ----------------------------------------------------------------------------------------

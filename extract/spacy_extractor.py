@@ -5,6 +5,11 @@ at once into ``kg.model`` records (``Mention``, ``RawRelation``) by ``_convert_d
 object leaves this module. Offsets are absolute in the document text; a mention seen twice because
 passages overlap is emitted once.
 
+spaCy reads each document's prose view (``Document.prose``: markup and code blanked, same offsets)
+when it has one, and every name and predicate is cleaned on its way into a record
+(``extract.sanitise``): no line breaks, control characters or leaked markup; a span with no letter
+or digit left is no mention.
+
 Mentions: named entities (``ner``; counts, ordinals, percentages, quantities and money are left
 out), noun phrases NER missed (``noun``, label ``CONCEPT``), the mention matching the document title
 (``title``), and he/she/his/her or it/its pronouns in subject or possessor position that refer to the
@@ -28,12 +33,14 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 from kg.config import available_cores
 from kg.errors import ConfigError
-from kg.model import DocumentExtraction, Mention, Passage, RawRelation, mention_id
+from kg.model import Document, DocumentExtraction, Mention, Passage, RawRelation, mention_id
 
 from .base import DocumentInput
+from .chunking import with_markup
 from .parallel import parse_in_processes
 from .pipeline import load_pipeline
 from .patterns import sentence_triples
+from .sanitise import clean_name, clean_predicate
 
 DROPPED_LABELS = frozenset({"CARDINAL", "ORDINAL", "PERCENT", "QUANTITY", "MONEY"})
 # Pipes that produce what the converter reads; anything else in a custom pipeline is switched off.
@@ -124,7 +131,7 @@ class SpacyExtractor:
         enable = [p for p in nlp.pipe_names if p in _NEEDED_PIPES]
         n_process = self.processes(sum(len(inp.passages) for inp in inputs))
         owners = [i for i, inp in enumerate(inputs) for _ in inp.passages]
-        texts = [p.text for inp in inputs for p in inp.passages]
+        texts = [_view(inp.document)[p.start : p.end] for inp in inputs for p in inp.passages]
         if n_process > 1 and self._nlp_is_loadable():
             parsed = parse_in_processes(self.model, texts, enable, self.batch_size, n_process)
             yield from self._group(inputs, zip(parsed, owners), progress)
@@ -167,7 +174,9 @@ class SpacyExtractor:
 def _convert_document(inp: DocumentInput, docs: list, noun_phrases: bool, title_pronouns: bool) -> DocumentExtraction:
     """Turn the parsed passages of one document into mentions and raw relations."""
     doc_id = inp.document.id
-    spans = [_passage_spans(doc, p, noun_phrases) for doc, p in zip(docs, inp.passages)]
+    newlines = 1 if inp.document.prose else 2  # a line break of a prose view ends a block; in plain text, a blank line
+    blocks = [_blocks(doc, newlines) for doc in docs]
+    spans = [_passage_spans(doc, p, noun_phrases, b) for doc, p, b in zip(docs, inp.passages, blocks)]
     title_span, title_at = _mark_title(inp, docs, spans)
     if title_pronouns and title_span is not None:
         title_id = mention_id(doc_id, title_span.start, title_span.end)
@@ -181,7 +190,7 @@ def _convert_document(inp: DocumentInput, docs: list, noun_phrases: bool, title_
         for s in spans[k]:
             m = _mention(inp, p, s)
             mentions.setdefault(m.id, m)
-        for r in _passage_relations(doc, p, spans[k], doc_id):
+        for r in _passage_relations(doc, p, spans[k], inp.document, blocks[k]):
             relations.setdefault((r.subject, r.predicate, r.object, r.sentence_start, r.sentence_end), r)
     if title_span is not None and title_at < 0 and inp.passages:
         m = _mention(inp, inp.passages[0], title_span)
@@ -190,29 +199,54 @@ def _convert_document(inp: DocumentInput, docs: list, noun_phrases: bool, title_
     return DocumentExtraction(doc_id, tuple(ordered), tuple(relations.values()))
 
 
+def _view(document: Document) -> str:
+    """The text spaCy reads: the prose view of a marked-up document, else its text (same offsets)."""
+    return document.prose or document.text
+
+
 def _mention(inp: DocumentInput, p: Passage, s: _Span) -> Mention:
     doc = inp.document
-    text = doc.text[s.start : s.end] if s.end > s.start else _clean_title(doc.title)
+    text = clean_name(_view(doc)[s.start : s.end] if s.end > s.start else _clean_title(doc.title))
     return Mention(mention_id(doc.id, s.start, s.end), doc.id, p.id, s.start, s.end, text, s.label, s.kind, s.refers_to)
 
 
-def _passage_spans(doc, p: Passage, noun_phrases: bool) -> list[_Span]:
-    """Named entities, then noun phrases that do not overlap them."""
+def _passage_spans(doc, p: Passage, noun_phrases: bool, blocks: list[int]) -> list[_Span]:
+    """Named entities, then noun phrases that do not overlap them, each within one block."""
     toks = list(doc)  # indexing a Doc builds a new Token each time; a list reuses them
     ents = []
     for ent in doc.ents:
         if ent.label_ in DROPPED_LABELS:
             continue
-        s, e = _trim(toks, ent.start, ent.end)
-        if s < e:
+        s, e = _trim(toks, *_in_block(blocks, ent.start, ent.end, ent.root.i))
+        if s < e and _has_name(toks, s, e):
             ents.append(_span(toks, p, s, e, ent.label_, "ner"))
     if not noun_phrases:
         return ents
     taken = [False] * len(doc)
     for x in ents:
         taken[x.tok_start : x.tok_end] = [True] * (x.tok_end - x.tok_start)
-    nouns = [n for c in doc.noun_chunks if (n := _noun_span(toks, p, c, taken)) is not None]
+    nouns = [n for c in doc.noun_chunks if (n := _noun_span(toks, p, c, taken, blocks)) is not None]
     return ents + nouns
+
+
+def _blocks(toks, newlines: int) -> list[int]:
+    """Block number of each token; a whitespace token with ``newlines`` line breaks separates
+    blocks (-1): spaCy would otherwise run a name from a heading or table cell into the next."""
+    out, n = [], 0
+    for t in toks:
+        brk = t.is_space and t.text.count("\n") >= newlines
+        n += brk
+        out.append(-1 if brk else n)
+    return out
+
+
+def _in_block(blocks: list[int], s: int, e: int, root: int) -> tuple[int, int]:
+    """Tokens ``s:e`` narrowed to those in the block of token ``root``."""
+    while s < e and blocks[s] != blocks[root]:
+        s += 1
+    while e > s and blocks[e - 1] != blocks[root]:
+        e -= 1
+    return s, e
 
 
 def _span(doc, p: Passage, s: int, e: int, label: str, kind: str) -> _Span:
@@ -227,9 +261,9 @@ def _trim(doc, s: int, e: int, numbers: bool = False) -> tuple[int, int]:
         if doc[i].tag_ == "POS" and i < e - 1:
             s = i + 1
             break
-    while s < e and (doc[s].tag_ in lead or doc[s].is_punct) and not _named_article(doc[s]):
+    while s < e and (doc[s].tag_ in lead or doc[s].is_punct or doc[s].is_space) and not _named_article(doc[s]):
         s += 1
-    while e > s and (doc[e - 1].tag_ in _TRAILING_TAGS or doc[e - 1].is_punct):
+    while e > s and (doc[e - 1].tag_ in _TRAILING_TAGS or doc[e - 1].is_punct or doc[e - 1].is_space):
         e -= 1
     return s, e
 
@@ -239,11 +273,11 @@ def _named_article(tok) -> bool:
     return tok.text == "The" and not tok.is_sent_start
 
 
-def _noun_span(doc, p: Passage, chunk, taken: list[bool]) -> _Span | None:
+def _noun_span(doc, p: Passage, chunk, taken: list[bool], blocks: list[int]) -> _Span | None:
     root = chunk.root
     if root.pos_ not in ("NOUN", "PROPN") or root.like_num:
         return None
-    s, e = _trim(doc, chunk.start, chunk.end, numbers=True)
+    s, e = _trim(doc, *_in_block(blocks, chunk.start, chunk.end, root.i), numbers=True)
     inside = [i for i in range(s, e) if taken[i]]
     if inside:  # "German skeleton racer" with NER "German" -> "skeleton racer"
         if inside[-1] >= root.i:
@@ -253,7 +287,12 @@ def _noun_span(doc, p: Passage, chunk, taken: list[bool]) -> _Span | None:
         return None
     if e - s == 1 and (doc[s].is_stop or doc[s].like_num or len(doc[s].text) < 2):
         return None
-    return _span(doc, p, s, e, "CONCEPT", "noun")
+    return _span(doc, p, s, e, "CONCEPT", "noun") if _has_name(doc, s, e) else None
+
+
+def _has_name(toks, s: int, e: int) -> bool:
+    """Whether tokens ``s:e`` still name something once cleaned (not "$", "|", "---")."""
+    return bool(clean_name("".join(t.text_with_ws for t in toks[s:e])))
 
 
 # ---- title and pronouns -------------------------------------------------------------------------
@@ -291,7 +330,7 @@ def _mark_title(inp: DocumentInput, docs: list, spans: list[list[_Span]]) -> tup
     for k, passage_spans in enumerate(spans):
         for j, s in enumerate(passage_spans):
             if s.kind in ("ner", "noun"):
-                level = _match_level(title_words, inp.document.text[s.start : s.end])
+                level = _match_level(title_words, _view(inp.document)[s.start : s.end])
                 if level > best[0]:
                     best = (level, k, j)
     level, k, j = best
@@ -306,10 +345,12 @@ def _mark_title(inp: DocumentInput, docs: list, spans: list[list[_Span]]) -> tup
 
 
 def _find_title_text(inp: DocumentInput, docs: list, spans: list[list[_Span]], title: str) -> tuple[int, int] | None:
-    """Locate the title verbatim (any case) when no mention matched it; add it as a span there."""
-    pattern = re.compile(r"(?<!\w)" + re.escape(title) + r"(?!\w)", re.IGNORECASE)
+    """Locate the title verbatim (any case; any run of whitespace between words, as markup leaves
+    in a prose view) when no mention matched it; add it as a span there."""
+    words = r"\s+".join(re.escape(word) for word in title.split())
+    pattern = re.compile(r"(?<!\w)" + words + r"(?!\w)", re.IGNORECASE)
     for k, (doc, p) in enumerate(zip(docs, inp.passages)):
-        hit = pattern.search(p.text)
+        hit = pattern.search(doc.text)  # the parsed prose view of the passage
         span = doc.char_span(hit.start(), hit.end(), alignment_mode="expand") if hit else None
         if span is None:
             continue
@@ -325,7 +366,7 @@ def _guess_label(inp: DocumentInput, spans: list[list[_Span]], title_words: list
     """Label of an absent title: that of a named mention made of title words ("Schneider")."""
     for passage_spans in spans:
         for s in passage_spans:
-            words = _words(inp.document.text[s.start : s.end])
+            words = _words(_view(inp.document)[s.start : s.end])
             if s.kind == "ner" and words and set(words) <= set(title_words):
                 return s.label
     return "CONCEPT"
@@ -398,16 +439,36 @@ def _token_owner(n_tokens: int, spans: list[_Span]) -> list[int]:
     return owner
 
 
-def _passage_relations(doc, p: Passage, spans: list[_Span], doc_id: str) -> Iterator[RawRelation]:
+def _passage_relations(doc, p: Passage, spans: list[_Span], document: Document,
+                       blocks: list[int]) -> Iterator[RawRelation]:
+    """Pattern triples between two mentions of one block; the evidence is the part of the
+    sentence inside that block (spaCy's sentences can run from a heading into a paragraph), with
+    the markup glued to its ends."""
+    doc_id, view = document.id, _view(document)
     owner = _token_owner(len(doc), spans)
     for sent in doc.sents:
-        start, end = p.start + sent.start_char, p.start + sent.end_char
         for t in sentence_triples(sent):
             a, b = owner[t.subject.i], owner[t.object.i]
-            if a < 0 or b < 0 or a == b:
+            predicate = clean_predicate(t.predicate)
+            if a < 0 or b < 0 or a == b or not predicate or blocks[t.subject.i] != blocks[t.object.i]:
                 continue
+            start, end = _sentence_in_block(doc, sent, blocks, blocks[t.subject.i])
+            start, end = with_markup(document.text, view, p.start + start, p.start + end, p.start, p.end)
             sa, sb = spans[a], spans[b]
             yield RawRelation(
-                mention_id(doc_id, sa.start, sa.end), t.predicate, mention_id(doc_id, sb.start, sb.end),
+                mention_id(doc_id, sa.start, sa.end), predicate, mention_id(doc_id, sb.start, sb.end),
                 p.id, start, end, t.confidence, t.pattern,
             )
+
+
+def _sentence_in_block(doc, sent, blocks: list[int], block: int) -> tuple[int, int]:
+    """Character span of the tokens of ``sent`` in ``block``, without whitespace at its ends (in a
+    prose view, whitespace can stand for markup or a whole code block)."""
+    inside = [tok for tok in sent if blocks[tok.i] == block]
+    start, end = inside[0].idx, inside[-1].idx + len(inside[-1])
+    text = doc.text
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

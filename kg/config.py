@@ -152,6 +152,10 @@ class IndexConfig(_Section):
             raise ConfigError(f"index.entities: expected one of {', '.join(ENTITY_VECTOR_CHOICES)}, got {self.entities!r}")
 
 
+# 2: Markdown and reStructuredText read through their parsers, names cleaned of markup
+EXTRACTION_VERSION = 2
+
+
 @dataclass(frozen=True)
 class BuildConfig(_Section):
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -160,8 +164,9 @@ class BuildConfig(_Section):
     index: IndexConfig = field(default_factory=IndexConfig)
 
     def graph_settings(self) -> dict[str, Any]:
-        """The settings that change the graph's content (a change forces a full rebuild)."""
-        d = self.to_dict()
+        """The settings that change the graph's content (a change forces a full rebuild), and the
+        version of what extraction makes of a document, so an upgrade that changes it re-extracts."""
+        d = {**self.to_dict(), "extraction_version": EXTRACTION_VERSION}
         d["extract"].pop("workers")
         d["extract"].pop("batch_size")
         d["index"].pop("batch_size")

@@ -48,13 +48,27 @@ def relation_id(subject: str, predicate: str, obj: str) -> str:
 @dataclass(frozen=True)
 class Document:
     """One source document. ``source`` locates it (path, or ``path#record-id`` for JSONL);
-    ``external_id`` is the id the user's data gave it (JSONL ``id``), if any."""
+    ``external_id`` is the id the user's data gave it (JSONL ``id``), if any.
+
+    ``text`` is the file's text as written (Markdown included), so every offset points into it.
+    Files with markup (Markdown, reStructuredText) also carry ``prose``: a view of the text of the
+    same length in which markup and code are spaces, read by sentence splitting and extraction
+    ("" when it would equal ``text``); ``sections``: ``(start offset, heading path)`` where each
+    section begins, the path like "Installation > Using pip" ("" before the first heading and under
+    the title heading); ``code``: ``(start, end)`` of each code block (in passages, never extracted).
+
+    >>> Document.from_text("# Ada", source="a.md").prose
+    ''
+    """
 
     id: str
     source: str
     title: str
     text: str
     external_id: str = ""
+    prose: str = ""
+    sections: tuple[tuple[int, str], ...] = ()
+    code: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def from_text(cls, text: str, *, source: str, title: str = "", external_id: str = "") -> "Document":
@@ -63,7 +77,8 @@ class Document:
 
 @dataclass(frozen=True)
 class Passage:
-    """A chunk of a document on sentence boundaries; ``text == document.text[start:end]``."""
+    """A chunk of a document on sentence boundaries; ``text == document.text[start:end]``.
+    ``section`` is the heading path of the section holding it (a passage never spans two)."""
 
     id: str
     doc_id: str
@@ -71,6 +86,7 @@ class Passage:
     start: int
     end: int
     text: str
+    section: str = ""
 
 
 @dataclass(frozen=True)

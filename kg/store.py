@@ -40,13 +40,16 @@ from .model import (
 )
 
 FORMAT_NAME = "kgreason-graph"
-FORMAT_VERSION = 1
+# 2: documents carry their prose view, sections and code blocks, passages their section
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # a version-1 graph is read as it is and saved as version 2 by the next build
 GRAPH_FILE = "graph.sqlite"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE documents (id TEXT PRIMARY KEY, source TEXT, title TEXT, text TEXT, external_id TEXT);
-CREATE TABLE passages (id TEXT PRIMARY KEY, doc_id TEXT, idx INTEGER, start INTEGER, end INTEGER);
+CREATE TABLE documents (id TEXT PRIMARY KEY, source TEXT, title TEXT, text TEXT, external_id TEXT, prose TEXT,
+                        sections TEXT, code TEXT);
+CREATE TABLE passages (id TEXT PRIMARY KEY, doc_id TEXT, idx INTEGER, start INTEGER, end INTEGER, section TEXT);
 CREATE TABLE mentions (id TEXT PRIMARY KEY, doc_id TEXT, passage_id TEXT, start INTEGER, end INTEGER,
                        text TEXT, label TEXT, kind TEXT, refers_to TEXT, entity_id TEXT);
 CREATE TABLE raw_relations (doc_id TEXT, subject TEXT, predicate TEXT, object TEXT, passage_id TEXT,
@@ -106,12 +109,13 @@ def _write(con: sqlite3.Connection, g: KnowledgeGraph, extractions: dict[str, Do
     }
     con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
     con.executemany(
-        "INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
-        ((d.id, d.source, d.title, d.text, d.external_id) for d in g.documents.values()),
+        "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ((d.id, d.source, d.title, d.text, d.external_id, d.prose, json.dumps(d.sections), json.dumps(d.code))
+         for d in g.documents.values()),
     )
     con.executemany(
-        "INSERT INTO passages VALUES (?, ?, ?, ?, ?)",
-        ((p.id, p.doc_id, p.index, p.start, p.end) for p in g.passages.values()),
+        "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
+        ((p.id, p.doc_id, p.index, p.start, p.end, p.section) for p in g.passages.values()),
     )
     con.executemany(
         "INSERT INTO mentions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -171,18 +175,22 @@ def _connect(path: str | Path) -> sqlite3.Connection:
     if meta.get("format") != FORMAT_NAME:
         raise StoreError(f"{file}: format {meta.get('format')!r}, expected {FORMAT_NAME!r}")
     _check_version(file, meta.get("format_version"))
-    _check_tables(con, file)
+    _check_tables(con, file, int(meta["format_version"]))
     return con
 
 
 def _check_version(file: Path, found: str | None) -> None:
-    if found == str(FORMAT_VERSION):
+    if found in {str(v) for v in READABLE_VERSIONS}:
         return
     rebuild = f"rebuild it from its documents with `kg build SOURCES --out {file.parent} --rebuild`"
     if found and found.isdigit() and int(found) > FORMAT_VERSION:
         raise StoreError(f"{file}: written by a newer kgreason (graph format version {found}); this kgreason reads "
-                         f"version {FORMAT_VERSION}: upgrade kgreason to read it, or {rebuild}")
-    raise StoreError(f"{file}: graph format version {found}, this kgreason reads version {FORMAT_VERSION}; {rebuild}")
+                         f"{_readable()}: upgrade kgreason to read it, or {rebuild}")
+    raise StoreError(f"{file}: graph format version {found}, this kgreason reads {_readable()}; {rebuild}")
+
+
+def _readable() -> str:
+    return "versions " + " and ".join(map(str, READABLE_VERSIONS))
 
 
 def _expected_columns() -> dict[str, list[str]]:
@@ -199,10 +207,25 @@ def _expected_columns() -> dict[str, list[str]]:
 _COLUMNS = _expected_columns()
 
 
-def _check_tables(con: sqlite3.Connection, file: Path) -> None:
+def _columns(version: int) -> dict[str, list[str]]:
+    """The tables and columns a file of ``version`` has (version 1 lacked the markup columns)."""
+    if version == FORMAT_VERSION:
+        return _COLUMNS
+    return {**_COLUMNS, "documents": _COLUMNS["documents"][:5], "passages": _COLUMNS["passages"][:5]}
+
+
+# How to read documents and passages from each readable version: a version-1 graph (plain text, no
+# prose views or sections) opens as it is and is written as the current version by the next build.
+_DOCUMENTS = {2: "SELECT * FROM documents ORDER BY id",
+              1: "SELECT id, source, title, text, external_id, '', '[]', '[]' FROM documents ORDER BY id"}
+_PASSAGES = {2: "SELECT * FROM passages ORDER BY doc_id, idx",
+             1: "SELECT id, doc_id, idx, start, end, '' FROM passages ORDER BY doc_id, idx"}
+
+
+def _check_tables(con: sqlite3.Connection, file: Path, version: int = FORMAT_VERSION) -> None:
     """Every table of the schema is there with its columns: a cheap check of the whole file's shape,
     so a damaged table is reported by every command, not only by the one that reads it."""
-    for table, columns in _COLUMNS.items():
+    for table, columns in _columns(version).items():
         found = [c[1] for c in con.execute(f"PRAGMA table_info({table})")]
         if found != columns:
             problem = "is missing" if not found else f"has columns {', '.join(found)}, expected {', '.join(columns)}"
@@ -257,10 +280,11 @@ def load_graph(path: str | Path, *, vectors: bool = True) -> KnowledgeGraph:
 
 def _read(con: sqlite3.Connection, with_vectors: bool) -> KnowledgeGraph:
     meta = dict(con.execute("SELECT key, value FROM meta"))
-    docs = {r[0]: Document(*r) for r in con.execute("SELECT id, source, title, text, external_id FROM documents ORDER BY id")}
+    version = int(meta["format_version"])
+    docs = {r[0]: _document(r) for r in con.execute(_DOCUMENTS[version])}
     passages = {}
-    for pid, doc_id, idx, start, end in con.execute("SELECT * FROM passages ORDER BY doc_id, idx"):
-        passages[pid] = Passage(pid, doc_id, idx, start, end, docs[doc_id].text[start:end])
+    for pid, doc_id, idx, start, end, section in con.execute(_PASSAGES[version]):
+        passages[pid] = Passage(pid, doc_id, idx, start, end, docs[doc_id].text[start:end], section)
     mentions, assignments = {}, {}
     for row in con.execute("SELECT * FROM mentions ORDER BY id"):
         mentions[row[0]] = Mention(*row[:9])
@@ -295,6 +319,11 @@ def _read(con: sqlite3.Connection, with_vectors: bool) -> KnowledgeGraph:
         vectors=vectors,
         settings=json.loads(meta.get("settings", "{}")),
     )
+
+
+def _document(row: tuple) -> Document:
+    *fields, sections, code = row
+    return Document(*fields, tuple(map(tuple, json.loads(sections))), tuple(map(tuple, json.loads(code))))
 
 
 def load_extractions(path: str | Path, graph: KnowledgeGraph) -> dict[str, DocumentExtraction]:

@@ -178,7 +178,7 @@ def _parser() -> argparse.ArgumentParser:
         return sp
 
     b = command("build", cmd_build, "build or update a graph from files, folders and globs")
-    b.add_argument("sources", nargs="+", help="files, folders (recursive) or glob patterns: .txt .md .html .pdf .jsonl .json")
+    b.add_argument("sources", nargs="+", help="files, folders (recursive) or glob patterns: .txt .md .rst .docx .html .pdf .jsonl .json")
     b.add_argument("--out", required=True, type=Path, help="graph directory to create or update")
     b.add_argument("--config", type=Path, help="settings TOML: [ingest] [extract] [resolve] [index], and [retrieve] "
                    "[generate] saved as the graph's query defaults")

@@ -172,6 +172,68 @@ def test_bad_parameters_raise_config_error(size, overlap, message):
     assert str(info.value) == message
 
 
+# ---- marked-up documents: prose view, sections, code ---------------------------------------------
+
+README = """# `kg` Guide
+
+Ada Lovelace wrote **notes**. She met Charles Babbage.
+
+## Install
+
+Run this:
+
+```bash
+$ pip install kgreason
+```
+
+Then build. It is quick.
+
+## Use
+
+Ask *questions* with `kg ask`.
+"""
+
+
+def markdown_doc(text: str) -> Document:
+    from dataclasses import replace
+
+    from extract.markdown_text import read_markdown
+
+    layout = read_markdown(text)
+    doc = Document.from_text(text, source="guide.md", title=layout.title)
+    return replace(doc, prose=layout.prose, sections=layout.sections, code=layout.code)
+
+
+def test_passages_stay_in_their_section_and_carry_its_heading_path():
+    doc = markdown_doc(README)
+    passages = chunk_document(doc, chunk_size=1200, overlap=200)
+    assert [(p.section, p.text) for p in passages] == [
+        ("", "`kg` Guide\n\nAda Lovelace wrote **notes**. She met Charles Babbage."),
+        ("Install", "Install\n\nRun this:\n\n```bash\n$ pip install kgreason\n```\n\nThen build. It is quick."),
+        ("Use", "Use\n\nAsk *questions* with `kg ask`."),
+    ]
+    assert all(p.text == doc.text[p.start:p.end] for p in passages)
+
+
+def test_markup_never_makes_a_sentence_boundary_and_code_is_one_piece():
+    doc = markdown_doc(README)
+    passages = chunk_document(doc, chunk_size=34, overlap=0)
+    assert [(p.section, p.text) for p in passages] == [
+        ("", "`kg` Guide"), ("", "Ada Lovelace wrote **notes**."), ("", "She met Charles Babbage."),
+        ("Install", "Install\n\nRun this:"), ("Install", "```bash\n$ pip install kgreason\n```"),
+        ("Install", "Then build. It is quick."), ("Use", "Use"), ("Use", "Ask *questions* with `kg ask`."),
+    ]
+
+
+def test_a_long_code_block_is_cut_at_whitespace():
+    text = "Intro.\n\n```\n" + "word " * 30 + "\n```\n"
+    doc = markdown_doc(text)
+    passages = chunk_document(doc, chunk_size=50, overlap=0)
+    assert passages[0].text == "Intro."
+    assert all(len(p.text) <= 50 and p.text == doc.text[p.start:p.end] for p in passages)
+    assert "".join(p.text for p in passages[1:]).replace(" ", "").replace("\n", "") == "```" + "word" * 30 + "```"
+
+
 def test_benchmark_corpus_chunks_fast_with_exact_slices(bench_dir):
     from extract.loaders import load_documents
 

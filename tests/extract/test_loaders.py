@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 import time
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from kg.model import Document, SkippedInput, document_id
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
-EXPECTED_TYPES = ".html, .htm, .json, .jsonl, .md, .markdown, .pdf, .txt"
+EXPECTED_TYPES = ".docx, .html, .htm, .json, .jsonl, .md, .markdown, .pdf, .rst, .txt"
 
 
 def write(path: Path, content: str | bytes) -> Path:
@@ -71,13 +73,13 @@ def encrypt_pdf(data: bytes, password: str) -> bytes:
 def test_discover_walks_folders_sorted_skipping_hidden_and_reporting_unsupported(tmp_path):
     for name in ["b.txt", "a.md", "sub/c.html", "sub/z/d.jsonl", ".hidden.txt", ".git/x.txt", "sub/.cache/y.md"]:
         write(tmp_path / name, "text")
-    write(tmp_path / "report.docx", "x")
+    write(tmp_path / "report.odt", "x")
     write(tmp_path / "Makefile", "x")
     files, skipped = discover([tmp_path])
     assert [p.relative_to(tmp_path).as_posix() for p in files] == ["a.md", "b.txt", "sub/c.html", "sub/z/d.jsonl"]
     assert skipped == [
         SkippedInput(str(tmp_path / "Makefile"), f"unsupported file type (no extension); expected one of {EXPECTED_TYPES}"),
-        SkippedInput(str(tmp_path / "report.docx"), f"unsupported file type '.docx'; expected one of {EXPECTED_TYPES}"),
+        SkippedInput(str(tmp_path / "report.odt"), f"unsupported file type '.odt'; expected one of {EXPECTED_TYPES}"),
     ]
 
 
@@ -97,6 +99,81 @@ def test_discover_lists_a_file_reached_twice_once_and_accepts_upper_case_suffix(
     note = write(tmp_path / "NOTE.TXT", "text")
     files, skipped = discover([note, tmp_path, str(note)])
     assert files == [note] and skipped == []
+
+
+def test_dangling_links_fifos_sockets_and_linked_folders_are_reported(tmp_path):
+    docs = tmp_path / "docs"
+    write(docs / "a.md", "A.")
+    write(tmp_path / "elsewhere" / "b.md", "B.")
+    (docs / "gone.md").symlink_to(tmp_path / "missing.md")
+    (docs / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (docs / "link-to-fifo.md").symlink_to(docs / "pipe.md")
+    os.mkfifo(docs / "pipe.md")
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(docs / "sock.md"))
+        files, skipped = discover([docs, docs / "pipe.md", docs / "gone.md"])
+    finally:
+        server.close()
+    assert files == [docs / "a.md"]
+    assert skipped == [
+        SkippedInput(str(docs / "gone.md"), "dangling symbolic link"),
+        SkippedInput(str(docs / "link-to-fifo.md"), "not a regular file (symbolic link to a FIFO)"),
+        SkippedInput(str(docs / "linked"), "symbolic link to a folder, not followed; name the folder itself to read it"),
+        SkippedInput(str(docs / "pipe.md"), "not a regular file (FIFO)"),
+        SkippedInput(str(docs / "sock.md"), "not a regular file (socket)"),
+        SkippedInput(str(docs / "pipe.md"), "not a regular file (FIFO)"),
+        SkippedInput(str(docs / "gone.md"), "dangling symbolic link"),
+    ]
+    assert discover([docs / "linked"])[0] == [docs / "linked" / "b.md"]  # named itself, a linked folder is read
+
+
+def discover_without_privileges(folder: Path, sources: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """``discover(sources)`` run in ``folder`` where permission bits apply. Root reads every folder,
+    so as root it runs in a forked child that becomes user "nobody" first (the child starts inside
+    ``folder`` and imports nothing, so it needs no access to the folders above or to Python)."""
+    def result(files, skipped):
+        return [str(f) for f in files], [(s.source, s.reason) for s in skipped]
+
+    if os.geteuid() != 0:
+        here = os.getcwd()
+        os.chdir(folder)
+        try:
+            return result(*discover(sources))
+        finally:
+            os.chdir(here)
+    read, out = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            os.chdir(folder)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(out, json.dumps(result(*discover(sources))).encode())
+        finally:
+            os._exit(0)
+    os.close(out)
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    files, skipped = json.loads(data)
+    return files, [tuple(s) for s in skipped]
+
+
+def test_unreadable_folder_is_reported_as_permission_denied(tmp_path):
+    write(tmp_path / "docs" / "a.md", "A.")
+    write(tmp_path / "docs" / "locked" / "b.md", "B.")
+    write(tmp_path / "closed" / "c.md", "C.")
+    tmp_path.chmod(0o755)
+    (tmp_path / "docs" / "locked").chmod(0)
+    (tmp_path / "closed").chmod(0)
+    try:
+        found = discover_without_privileges(tmp_path, ["docs", "closed"])
+    finally:
+        (tmp_path / "docs" / "locked").chmod(0o755)
+        (tmp_path / "closed").chmod(0o755)
+    assert found == (["docs/a.md"], [("docs/locked", "permission denied"), ("closed", "permission denied")])
 
 
 def test_explicit_unsupported_file_is_reported_not_guessed(tmp_path):
@@ -125,6 +202,88 @@ def test_markdown_title_is_first_level_one_heading(tmp_path):
 def test_markdown_without_heading_uses_stem(tmp_path):
     (doc,) = load_documents([write(tmp_path / "plain.markdown", "Just text.")]).documents
     assert doc.title == "plain"
+
+
+MARKDOWN = """---
+title: not this
+---
+# The `kg` **Guide**
+
+Ada Lovelace met [Charles Babbage](https://example.com/cb).
+
+## Install
+
+```bash
+$ pip install Grace Hopper
+```
+"""
+
+
+def test_markdown_keeps_its_text_and_gets_a_prose_view_sections_and_code(tmp_path):
+    path = write(tmp_path / "guide.md", MARKDOWN.replace("\n", "\r\n"))
+    (doc,) = load_documents([path]).documents
+    assert (doc.title, doc.text) == ("The kg Guide", MARKDOWN)
+    assert doc.id == document_id("The kg Guide", MARKDOWN)
+    assert len(doc.prose) == len(doc.text)
+    assert " ".join(doc.prose.split()) == "The kg Guide Ada Lovelace met Charles Babbage . Install"
+    assert doc.sections == ((MARKDOWN.index("## Install"), "Install"),)
+    assert [doc.text[a:b] for a, b in doc.code] == ["```bash\n$ pip install Grace Hopper\n```"]
+
+
+def test_restructuredtext_is_read_with_docutils(tmp_path):
+    text = "Guide\n=====\n\nAda met `Babbage <https://x.y>`_.\n\nSetup\n-----\n\n.. code-block:: bash\n\n   kg build\n"
+    (doc,) = load_documents([write(tmp_path / "guide.rst", text)]).documents
+    assert (doc.title, doc.text, doc.sections) == ("Guide", text, ((text.index("Setup"), "Setup"),))
+    assert " ".join(doc.prose.split()) == "Guide Ada met Babbage . Setup"
+    assert [text[a:b] for a, b in doc.code] == ["   kg build"]
+
+
+def test_plain_text_has_no_prose_view_sections_or_code(tmp_path):
+    (doc,) = load_documents([write(tmp_path / "n.txt", "# Not a heading\n`not code`")]).documents
+    assert (doc.prose, doc.sections, doc.code) == ("", (), ())
+
+
+def test_markup_without_text_is_skipped(tmp_path):
+    path = write(tmp_path / "badges.md", '<p align="center"><img src="logo.png"></p>\n\n[x]: https://x.y\n')
+    assert load_documents([path]).skipped == (
+        SkippedInput(str(path), "no text outside markup (only HTML, directives or comments); expected prose or code"),
+    )
+
+
+def make_docx(path: Path) -> Path:
+    import docx
+
+    d = docx.Document()
+    d.core_properties.title = "Stale template title"
+    d.add_heading("Annual Report", 0)
+    d.add_heading("Findings", 1)
+    d.add_paragraph("Ada Lovelace\twrote   notes.")
+    d.add_heading("Details", 2)
+    table = d.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Name", "Role"
+    table.cell(1, 0).merge(table.cell(1, 1)).text = "Charles Babbage"
+    d.save(path)
+    return path
+
+
+def test_word_document_paragraphs_headings_and_cells(tmp_path):
+    (doc,) = load_documents([make_docx(tmp_path / "report.docx")]).documents
+    text = "Annual Report\nFindings\nAda Lovelace wrote notes.\nDetails\nName\nRole\nCharles Babbage"
+    assert (doc.title, doc.text, doc.prose) == ("Annual Report", text, "")
+    assert doc.sections == ((text.index("Findings"), "Findings"), (text.index("Details"), "Findings > Details"))
+
+
+def test_damaged_and_empty_word_documents_are_skipped(tmp_path):
+    import docx
+
+    damaged = write(tmp_path / "damaged.docx", b"PK\x03\x04 not really a zip")
+    empty = tmp_path / "empty.docx"
+    docx.Document().save(empty)
+    result = load_documents([damaged, empty])
+    assert result.documents == ()
+    assert result.skipped[0].source == str(damaged)
+    assert result.skipped[0].reason.startswith("unreadable Word document: ")
+    assert result.skipped[1] == SkippedInput(str(empty), "Word document has no text; expected some paragraphs")
 
 
 def test_utf8_bom_is_dropped_and_unicode_kept(tmp_path):

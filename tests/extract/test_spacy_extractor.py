@@ -256,3 +256,107 @@ def test_two_worker_processes_give_the_same_output_as_one(nlp):
     one = list(SpacyExtractor(nlp=nlp, workers=1, batch_size=1).extract(inputs))
     two = list(SpacyExtractor(nlp=nlp, workers=2, batch_size=1).extract(inputs))
     assert one == two and len(one) == 3
+
+
+# ---- Markdown and reStructuredText: spaCy reads the prose view, records keep the file's offsets ----
+
+GUIDE_MD = """# `kgreason` **Guide**
+
+Ada Lovelace wrote the notes with `Charles Babbage` in [London](https://en.wikipedia.org/wiki/London).
+See {ref}`the logging guide <logger-setup>` for **Grace Hopper**'s advice.
+
+## Usage
+
+```python
+from kgreason import build
+build(["Alan Turing"])  # Alan Turing in code: never an entity
+```
+
+> Alan Kay designed Smalltalk at Xerox PARC.
+
+- **Donald Knuth** wrote *The Art of Computer Programming*.
+- $ llm is not a name.
+
+| Person | Field |
+|--------|-------|
+| Barbara Liskov | computer science |
+"""
+
+GUIDE_RST = """Guide
+=====
+
+Ada Lovelace wrote the notes with ``Charles Babbage`` in `London <https://en.wikipedia.org/wiki/London>`_.
+See :ref:`the logging guide <logger-setup>` for **Grace Hopper**'s advice.
+
+.. code-block:: python
+
+   build(["Alan Turing"])
+
+* **Donald Knuth** wrote *The Art of Computer Programming*.
+"""
+
+MARKUP = set("`{}|\n\r\t")
+
+
+def extract_file(extractor, path) -> tuple[Document, DocumentExtraction]:
+    from extract.chunking import chunk_document
+    from extract.loaders import load_documents
+
+    (doc,) = load_documents([path]).documents
+    return doc, run(extractor, DocumentInput(doc, chunk_document(doc)))
+
+
+def words(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"\w+", text)
+
+
+@pytest.mark.parametrize("name, content", [("guide.md", GUIDE_MD), ("guide.rst", GUIDE_RST)])
+def test_marked_up_names_are_clean_and_point_at_the_file(extractor, tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    doc, ex = extract_file(extractor, path)
+    found = {m.text: m for m in ex.mentions}
+    for person in ("Ada Lovelace", "Charles Babbage", "Grace Hopper", "Donald Knuth"):
+        assert doc.text[found[person].start : found[person].end] == person  # inside backticks and bold too
+    assert "Alan Turing" not in found  # only ever in code
+    for m in ex.mentions:
+        assert not MARKUP & set(m.text) and m.text == m.text.strip() and m.text[0] not in ">$-*#|", m.text
+        if m.end > m.start:  # the span covers the same words in the file, with nothing hidden between them
+            assert words(m.text) == words(doc.text[m.start : m.end]), m
+
+
+def test_marked_up_relations_are_clean_and_quote_one_block(extractor, tmp_path):
+    path = tmp_path / "guide.md"
+    path.write_text(GUIDE_MD, encoding="utf-8")
+    doc, ex = extract_file(extractor, path)
+    quotes = {doc.text[r.sentence_start : r.sentence_end] for r in ex.relations}
+    assert quotes == {
+        "Ada Lovelace wrote the notes with `Charles Babbage` in [London](https://en.wikipedia.org/wiki/London).",
+        "Alan Kay designed Smalltalk at Xerox PARC.",
+        "**Donald Knuth** wrote *The Art of Computer Programming*.",
+    }
+    assert ("Alan Kay", "design", "Smalltalk") in relations(ex)
+    for r in ex.relations:
+        assert r.predicate and not MARKUP & set(r.predicate) and " " not in r.predicate, r
+
+
+def test_resolved_names_and_aliases_of_markdown_hold_no_markup(extractor, tmp_path):
+    from extract.resolve import resolve
+
+    path = tmp_path / "guide.md"
+    path.write_text(GUIDE_MD + "\n## More\n\n`Lovelace` and **Ada Lovelace** again; > Lovelace.\n", encoding="utf-8")
+    _, ex = extract_file(extractor, path)
+    entities = resolve(ex.mentions).entities
+    assert {"Ada Lovelace", "Barbara Liskov", "The Art of Computer Programming"} <= {e.name for e in entities}
+    for e in entities:
+        for name in (e.name, *e.aliases):
+            assert not MARKUP & set(name) and name[0] not in ">$-*#|" and name == name.strip(), name
+
+
+def test_plain_text_names_never_hold_line_breaks(extractor):
+    text = "Notes by Charles\nBabbage and Ada Lovelace."
+    ex = run(extractor, one_passage(text))
+    babbage = next(m for m in ex.mentions if m.label == "PERSON")
+    assert (babbage.text, text[babbage.start : babbage.end]) == ("Charles Babbage", "Charles\nBabbage")

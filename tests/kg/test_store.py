@@ -85,7 +85,7 @@ def test_newer_format_version_is_refused_with_advice(tmp_path):
         store.load_graph(tmp_path)
     assert str(err.value) == (
         f"{tmp_path / 'graph.sqlite'}: written by a newer kgreason (graph format version 99); this kgreason reads "
-        f"version 1: upgrade kgreason to read it, or rebuild it from its documents with "
+        f"versions 1 and 2: upgrade kgreason to read it, or rebuild it from its documents with "
         f"`kg build SOURCES --out {tmp_path} --rebuild`")
 
 
@@ -96,7 +96,7 @@ def test_older_format_version_asks_for_a_rebuild(tmp_path):
     con.execute("UPDATE meta SET value = '0' WHERE key = 'format_version'")
     con.commit()
     con.close()
-    with pytest.raises(StoreError, match=r"graph format version 0, this kgreason reads version 1; rebuild it from its "
+    with pytest.raises(StoreError, match=r"graph format version 0, this kgreason reads versions 1 and 2; rebuild it from its "
                                          r"documents with `kg build SOURCES --out .* --rebuild`"):
         store.load_graph(tmp_path)
 
@@ -169,3 +169,19 @@ def test_saving_twice_gives_identical_tables(tmp_path):
         return lines
 
     assert dump(tmp_path / "a") == dump(tmp_path / "b")
+
+
+def test_a_version_1_graph_opens_as_it_is(tmp_path):
+    """Graphs built before documents carried their prose view and sections still open, read as plain text."""
+    g, ex = tiny_graph()
+    store.save_graph(g, tmp_path, ex)
+    con = sqlite3.connect(tmp_path / "graph.sqlite")
+    for table, column in (("documents", "prose"), ("documents", "sections"), ("documents", "code"), ("passages", "section")):
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
+    con.commit()
+    con.close()
+    loaded = store.load_graph(tmp_path)
+    assert loaded.documents.keys() == g.documents.keys() and loaded.passages.keys() == g.passages.keys()
+    assert all(d.prose == "" and d.sections == () for d in loaded.documents.values())
+    assert all(p.section == "" for p in loaded.passages.values())
