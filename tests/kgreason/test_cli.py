@@ -188,3 +188,15 @@ def test_control_characters_in_documents_are_escaped_on_the_terminal(tmp_path, c
     code, out, _ = run(capsys, "ask", tmp_path / "g", "What did Ada Lovelace write?", "--retrieve-only")
     assert code == 0 and "\x1b" not in out and "\r" not in out
     assert "\\x1b[31mNotes\\x1b[0m" in out
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_not_an_error(graph_dir):
+    import subprocess
+    import sys
+
+    reader = subprocess.Popen(["head", "-c", "10"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    writer = subprocess.run([sys.executable, "-m", "kgreason.cli", "show", str(graph_dir), "Van Hook Township",
+                             "--limit", "500"], stdout=reader.stdin, stderr=subprocess.PIPE, text=True, timeout=120)
+    reader.stdin.close()
+    reader.wait()
+    assert writer.returncode == 0 and "Traceback" not in writer.stderr
