@@ -13,11 +13,15 @@ A second CSR holds the relation edges only, for shortest supporting paths (reaso
 >>> adj = sp.csr_matrix(np.array([[0, 1.0], [1.0, 0]]))
 >>> personalized_pagerank(adj, {0: 1.0}, damping=0.5).round(4).tolist()
 [0.6667, 0.3333]
+
+``approximate_pagerank`` computes the same vector by local push, touching only the seeds'
+neighbourhood; ``personalized_pagerank`` iterates over the whole matrix.
 """
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,6 +46,11 @@ class FrozenGraph:
     @property
     def n_entities(self) -> int:
         return len(self.entity_ids)
+
+    @cached_property  # once per loaded graph, so a local push never sums the whole matrix
+    def out_weight(self) -> np.ndarray:
+        """Total edge weight leaving each node (0 for a node without edges)."""
+        return _out_weight(self.adjacency)
 
     def node_id(self, node: int) -> str:
         """The entity or passage id of a node number."""
@@ -131,21 +140,32 @@ def personalized_pagerank(
     [0.5714, 0.2857, 0.1429]
     """
     n = adjacency.shape[0]
+    p = np.zeros(n, dtype=np.float64)
+    weights = _seed_weights(n, seeds, damping)
+    if not weights:
+        return p
+    p[list(weights)] = list(weights.values())
+    return _power_iteration(adjacency, p, damping, tol, max_iter)
+
+
+def _seed_weights(n: int, seeds: dict[int, float], damping: float) -> dict[int, float]:
+    """Checked seed weights scaled to sum to 1, positive ones only; ``{}`` when none is positive."""
     if not 0.0 <= damping < 1.0:
         raise ConfigError(f"PageRank damping must be in [0, 1), got {damping}")
     bad = [s for s in seeds if not 0 <= s < n]
     if bad:
         raise ConfigError(f"PageRank seed node(s) {bad[:5]} out of range; expected 0 <= node < {n}")
-    p = np.zeros(n, dtype=np.float64)
-    for node, w in seeds.items():
-        p[node] += max(float(w), 0.0)
-    if p.sum() <= 0:
-        return p
-    return _power_iteration(adjacency, p / p.sum(), damping, tol, max_iter)
+    positive = {int(node): float(w) for node, w in seeds.items() if w > 0}
+    total = sum(positive.values())
+    return {node: w / total for node, w in positive.items()} if total > 0 else {}
+
+
+def _out_weight(adjacency: sp.csr_matrix) -> np.ndarray:
+    return np.asarray(adjacency.sum(axis=1), dtype=np.float64).ravel()
 
 
 def _power_iteration(adjacency, p, damping, tol, max_iter) -> np.ndarray:
-    out_weight = np.asarray(adjacency.sum(axis=1)).ravel()
+    out_weight = _out_weight(adjacency)
     dangling = out_weight == 0
     inv = np.where(dangling, 0.0, 1.0 / np.where(dangling, 1.0, out_weight))
     transition_t = (sp.diags(inv) @ adjacency).T.tocsr()
@@ -159,6 +179,105 @@ def _power_iteration(adjacency, p, damping, tol, max_iter) -> np.ndarray:
             return x
     raise ConvergenceError(f"personalised PageRank did not converge in {max_iter} iterations "
                            f"(change {change:.3g}, expected below {n * tol:.3g}); raise max_iter or lower damping")
+
+
+def approximate_pagerank(
+    adjacency: sp.csr_matrix,
+    seeds: dict[int, float],
+    damping: float = 0.5,
+    epsilon: float = 1e-6,
+    out_weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """Personalised PageRank by local push (Andersen, Chung and Lang 2006), for the same walk as
+    ``personalized_pagerank`` (dangling nodes included), at a cost set by the seeds' neighbourhood.
+
+    Every seed starts with its share of residual mass; a node whose residual exceeds ``epsilon``
+    times its out-weight ``deg(v)`` (total weight of its edges) keeps ``1 - damping`` of it and
+    pushes the rest along its edges. At most ``1 / ((1 - damping) * epsilon)`` units of degree are
+    ever pushed, whatever the graph's size. Pass ``out_weight`` (e.g. ``FrozenGraph.out_weight``)
+    so the one full pass that computes it is done once per graph, not per call.
+
+    Error bound, with ``x`` the exact vector and ``L`` the mass a walk brings back to the seeds from
+    a dangling node (0 when none is reached; at most ``damping``):
+
+    - every estimate is a lower bound: ``0 <= x[v] - estimate[v]``;
+    - on a symmetric matrix (an undirected graph, as ``freeze_graph`` builds):
+      ``x[v] - estimate[v] <= epsilon * deg(v) / (1 - L)``: ``epsilon * deg(v)`` when no dangling
+      node is reached, ``epsilon * deg(v) / (1 - damping)`` at worst;
+    - on any matrix, the L1 error is at most ``epsilon * (total out-weight of the touched nodes:
+      seeds and out-neighbours of nodes with an estimate) / (1 - L)``.
+
+    >>> import scipy.sparse as sp
+    >>> path = sp.csr_matrix(([1.0, 1.0, 1.0, 1.0], ([0, 1, 1, 2], [1, 0, 2, 1])), shape=(3, 3))
+    >>> approximate_pagerank(path, {0: 1.0}, damping=0.5, epsilon=1e-6).round(4).tolist()
+    [0.5833, 0.3333, 0.0833]
+    >>> approximate_pagerank(path, {0: 1.0}, damping=0.5, epsilon=0.1).round(4).tolist()
+    [0.5625, 0.25, 0.0625]
+    """
+    n = adjacency.shape[0]
+    if not epsilon > 0:
+        raise ConfigError(f"PageRank push epsilon must be positive, got {epsilon}")
+    weights = _seed_weights(n, seeds, damping)
+    if not weights:
+        return np.zeros(n)
+    if out_weight is None:
+        out_weight = _out_weight(adjacency)
+    if not adjacency.has_canonical_format:  # the push adds to a slice of neighbours: no repeated columns
+        adjacency = adjacency.copy()
+        adjacency.sum_duplicates()
+    estimate, returned = _push(adjacency, weights, out_weight, damping, epsilon)
+    # a walk at a dangling node restarts at the seeds: the returned share L is one more walk from
+    # the seeds, x = estimate + L * x, solved here rather than pushed round after round
+    return estimate / (1.0 - returned) if returned > 0 else estimate
+
+
+def _push(adjacency, weights, out_weight, damping, epsilon) -> tuple[np.ndarray, float]:
+    """Push the seeds' mass until no residual exceeds ``epsilon * out_weight``; returns the
+    estimate and the mass that reached dangling nodes (to restart at the seeds).
+
+    The worklist is pushed a frontier at a time (every node above its threshold at once): each
+    push is still a valid one, so the bound holds, and a few numpy calls per frontier cost far
+    less than a few per node (one node per step was about 7x slower on a 100k-node graph)."""
+    n = adjacency.shape[0]
+    estimate, residual = np.zeros(n), np.zeros(n)  # calloc: pages are only touched where mass goes
+    slot = np.empty(n, dtype=np.int64)  # scratch for _distinct; read only where just written
+    active = np.fromiter(weights, dtype=np.int64, count=len(weights))
+    residual[active] = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+    active = active[residual[active] > epsilon * out_weight[active]]
+    returned = 0.0
+    while active.size:
+        mass = residual[active]
+        residual[active] = 0.0
+        estimate[active] += (1.0 - damping) * mass
+        dangling = out_weight[active] <= 0  # the walker's next step is a restart at the seeds
+        returned += damping * mass[dangling].sum()
+        active, mass = active[~dangling], mass[~dangling]
+        cols, flow = _spread(adjacency, active, damping * mass / out_weight[active])
+        np.add.at(residual, cols, flow)
+        active = _distinct(cols[residual[cols] > epsilon * out_weight[cols]], slot)
+    return estimate, returned
+
+
+def _distinct(nodes: np.ndarray, slot: np.ndarray) -> np.ndarray:
+    """``nodes`` without repeats, in linear time: of the positions holding one node, exactly one
+    wins the scatter into ``slot`` (np.unique sorted or hashed and took most of a push's time).
+
+    >>> _distinct(np.array([4, 2, 4, 4]), np.empty(5, dtype=np.int64)).tolist()
+    [2, 4]
+    """
+    at = np.arange(len(nodes))
+    slot[nodes] = at
+    return nodes[slot[nodes] == at]
+
+
+def _spread(adjacency, rows: np.ndarray, share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of the edges leaving ``rows`` and ``share[row] * weight`` along each, read
+    straight from the CSR arrays (``adjacency[rows]`` would build a new matrix)."""
+    starts = adjacency.indptr[rows]
+    lengths = adjacency.indptr[rows + 1] - starts
+    offsets = np.cumsum(lengths) - lengths
+    pos = np.arange(lengths.sum()) + np.repeat(starts - offsets, lengths)
+    return adjacency.indices[pos], np.repeat(share, lengths) * adjacency.data[pos]
 
 
 def shortest_path(relations: sp.csr_matrix, source: int, target: int, max_hops: int = 3) -> list[int]:

@@ -38,7 +38,11 @@ max_new_tokens = 64
 
 @pytest.mark.parametrize("text, message", [
     ("[retreive]\nk = 3\n", "kg.toml: unknown setting(s) retreive; expected some of ingest, extract, resolve, index, retrieve, generate"),
-    ("[retrieve]\nkk = 3\n", "kg.toml: retrieve: unknown setting(s) kk; expected some of mode, k, hops, damping, link, hybrid"),
+    ("[retrieve]\nkk = 3\n", "kg.toml: retrieve: unknown setting(s) kk; expected some of mode, k, hops, damping, pagerank, "
+                              "pagerank_epsilon, link, hybrid"),
+    ("[retrieve]\npagerank = \"fast\"\n", "kg.toml: retrieve.pagerank: expected one of exact, push, got 'fast'"),
+    ("[retrieve]\npagerank_epsilon = 0\n", "kg.toml: retrieve.pagerank_epsilon: expected a residual threshold between 0 "
+                                          "and 1, got 0.0"),
     ("[retrieve.hybrid]\nppr = \"high\"\n", "kg.toml: retrieve.hybrid.ppr: expected a number, got 'high'"),
     ("[retrieve]\nk = 2.5\n", "kg.toml: retrieve.k: expected a whole number, got 2.5"),
     ("[retrieve]\nk = 0\n", "kg.toml: retrieve.k: expected at least 1 passage, got 0"),
