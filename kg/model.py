@@ -320,7 +320,10 @@ class Retrieval:
 @dataclass(frozen=True)
 class Answer:
     """The answer to a question, with where it comes from. ``found`` is False when the documents
-    hold no evidence for an answer; ``text`` then says so instead of inventing one."""
+    hold no evidence for an answer; ``text`` then says so instead of inventing one. ``supported`` is
+    False when a found answer cites nothing, or none of its cited sentences states (or, for yes/no
+    and comparisons, justifies) it; the answer pipeline always sets it (True for "not found", which
+    claims nothing)."""
 
     question: str
     text: str
@@ -333,6 +336,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # {"retrieve": ..., "generate": ...} used
+    supported: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

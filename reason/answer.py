@@ -1,7 +1,10 @@
 """The answer pipeline: a ``Retrieval`` plus its graph -> context -> generation -> ``Answer``.
 
 Questions with no evidence, or with no linked entity and evidence that states few of the question's
-words, are answered "Not found in the documents." instead of letting a generator guess.
+words, are answered "Not found in the documents." instead of letting a generator guess; so is a
+generated answer that no sentence of the context states (a reader's invention). Every answer is then
+checked against its own citations (``reason.support``): ``Answer.supported`` is False when it cites
+nothing or nothing it cites states or justifies it.
 
 >>> from kg.graph import KnowledgeGraph
 >>> from kg.model import Retrieval
@@ -19,7 +22,10 @@ from kg.model import Answer, Hop, Retrieval
 from kg.text import content_words, name_key
 
 from .context import Context, build_context
+from .question import analyse_question
+from .text import contains_phrase
 from .generators.base import Generation, Generator
+from .support import is_supported, is_yes_no, states_answer
 
 
 MIN_COVERAGE = 0.5  # share of question words the context must state when no entity was linked
@@ -37,6 +43,8 @@ def answer(retrieval: Retrieval, graph: KnowledgeGraph, generator: Generator, to
     context = build_context(retrieval, graph, token_budget, count)
     t1 = time.perf_counter()
     generation = generator.generate(context) if is_answerable(context) else Generation.not_found()
+    if generation.found and not in_context(generation.text, context):
+        generation = Generation.not_found(generation.usage)
     t2 = time.perf_counter()
     timings = {**retrieval.timings, "context": round(t1 - t0, 6), "generate": round(t2 - t1, 6)}
     return Answer(
@@ -51,6 +59,7 @@ def answer(retrieval: Retrieval, graph: KnowledgeGraph, generator: Generator, to
         timings=timings,
         usage=dict(generation.usage),
         settings={"retrieve": dict(retrieval.settings), **(settings or {})},
+        supported=not generation.found or is_supported(retrieval.question, generation.text, generation.citations),
     )
 
 
@@ -64,6 +73,19 @@ def is_answerable(context: Context) -> bool:
     wanted = set(content_words(context.question))
     stated = set(content_words(" ".join(s.text for s in context.sources)))
     return bool(wanted) and len(wanted & stated) / len(wanted) >= MIN_COVERAGE
+
+
+def in_context(answer_text: str, context: Context) -> bool:
+    """Whether some sentence or source title of the context states the answer; yes/no and the options
+    of a comparison are not written out, so they always count as stated.
+
+    >>> in_context("yes", Context("Is it?", (), (), (), (), (), 0))
+    True
+    """
+    if is_yes_no(answer_text) or any(contains_phrase(o, answer_text) for o in analyse_question(context.question).options):
+        return True
+    texts = [c.quote for c in context.citations()] + [s.title for s in context.sources if s.title]
+    return states_answer(answer_text, texts)
 
 
 def relevant_chain(chain: tuple[Hop, ...], answer_text: str) -> tuple[Hop, ...]:

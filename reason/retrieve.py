@@ -22,6 +22,7 @@ sparse/dense scorings, one PageRank and a few sparse products.
 from __future__ import annotations
 
 import time
+from typing import Collection
 
 import numpy as np
 import scipy.sparse as sp
@@ -33,11 +34,12 @@ from kg.model import Citation, Evidence, Hop, LinkedEntity, Retrieval, ScoredEnt
 from kg.text import name_key
 from kg.vectors import VectorIndex, build_vectors, vectors_usable
 
+from .exclude import Hidden, hide_documents
 from .fusion import dedup_near_duplicates, diversify, top_standardize
 from .index import BM25Index, top_k
 from .link import MentionFinder, NameTable, link_entities
 from .question import analyse_question
-from .walk import freeze_graph, personalized_pagerank, shortest_path
+from .walk import approximate_pagerank, freeze_graph, personalized_pagerank, shortest_path
 
 class Retriever:
     """Ranks the passages of one graph for questions; see the module docstring for the modes."""
@@ -61,23 +63,33 @@ class Retriever:
         self._titles = [_title_key(graph, p) for p in self.passage_ids]
 
     # ---- public -------------------------------------------------------------------------------
-    def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> Retrieval:
+    def retrieve(self, question: str, k: int | None = None, mode: str | None = None,
+                 exclude: Collection[str] = ()) -> Retrieval:
         """Rank passages for ``question``; ``k`` and ``mode`` default to the configured ones.
 
         Returns evidence (best first), the linked question entities, answer-candidate entities
         (PageRank mass, question entities excluded), a reasoning chain over relation edges, and
-        the settings used."""
+        the settings used. ``exclude`` holds document ids retrieval treats as absent: their passages,
+        the entities only they mention and the facts only they state are never seen (ablations);
+        the settings then record them as ``exclude``.
+
+        >>> from kg.embedding import HashingEmbedder
+        >>> Retriever(KnowledgeGraph(), HashingEmbedder(dim=8)).retrieve("Who?", exclude={"d1"}).settings["exclude"]
+        ['d1']
+        """
         config = self.config.with_(mode=mode or self.config.mode, k=self.config.k if k is None else k)
         mode, k = config.mode, config.k
         timings: dict[str, float] = {}
-        scores, linked, node_mass = self._score(question, mode, timings)
+        hidden = hide_documents(self.graph, self.frozen, self.mentions, exclude) if exclude else None
+        scores, linked, node_mass = self._score(question, mode, timings, hidden)
         t = time.perf_counter()
         evidence = self._evidence(scores, k, mode)
         entities = self._candidates(node_mass, scores, linked)
-        chain = self._chain(linked, entities, evidence)
+        chain = self._chain(linked, entities, evidence, hidden)
         timings["rank"] = time.perf_counter() - t
         timings["total"] = sum(timings.values())
-        return Retrieval(question, mode, evidence, chain, tuple(linked), entities, timings, config.to_dict())
+        settings = config.to_dict() | ({"exclude": sorted(hidden.documents)} if hidden else {})
+        return Retrieval(question, mode, evidence, chain, tuple(linked), entities, timings, settings)
 
     def components(self, question: str, timings: dict[str, float] | None = None) -> dict[str, np.ndarray]:
         """Every per-passage signal the hybrid mode mixes (for tuning and explanation)."""
@@ -98,21 +110,26 @@ class Retriever:
         return {"dense": dense, "bm25": bm25, "first": first, "sub": sub, "qv": qv[0]}
 
     # ---- scoring ------------------------------------------------------------------------------
-    def _score(self, question, mode, timings) -> tuple[np.ndarray, list[LinkedEntity], np.ndarray]:
+    def _score(self, question, mode, timings, hidden: Hidden | None = None):
+        """(passage scores, linked entities, node mass); hidden passages score -inf, hidden entities
+        are not linked and the walk runs without them."""
         if mode in ("dense", "bm25"):
-            return self._single(question, mode, timings), [], np.zeros(0)
+            return _mask(self._single(question, mode, timings), hidden), [], np.zeros(0)
         c = self.components(question, timings)
         t = time.perf_counter()
         linked = link_entities(question, self.graph, self.finder, self.embedder, self.names, self.entity_index,
                                self.config.link)
+        if hidden is not None:
+            linked = [x for x in linked if not hidden.entities[self.frozen.node_of[x.entity_id]]]
         timings["link"] = time.perf_counter() - t
         first = c["first"] + self.weights.subquery * c["sub"] if mode == "hybrid" else top_standardize(c["dense"])
+        first = _mask(first, hidden)
         t = time.perf_counter()
-        mass = self._pagerank(c["qv"], first, linked)
+        mass = self._pagerank(c["qv"], first, linked, hidden)
         timings["graph"] = time.perf_counter() - t
         ppr = mass[self.frozen.n_entities:]
         if mode == "graph":
-            return ppr, linked, mass
+            return _mask(ppr, hidden), linked, mass
         t = time.perf_counter()
         scores = first + self.weights.bridge * self._bridge(first) + self.weights.ppr * _log_standardize(ppr)
         timings["bridge"] = time.perf_counter() - t
@@ -129,13 +146,15 @@ class Retriever:
         timings[mode] = time.perf_counter() - t
         return scores
 
-    def _pagerank(self, qv: np.ndarray, first: np.ndarray, linked: list[LinkedEntity]) -> np.ndarray:
+    def _pagerank(self, qv: np.ndarray, first: np.ndarray, linked: list[LinkedEntity],
+                  hidden: Hidden | None = None) -> np.ndarray:
         n_e = self.frozen.n_entities
         seeds: dict[int, float] = {}
         for link in linked:
             node = self.frozen.node_of[link.entity_id]
             seeds[node] = seeds.get(node, 0.0) + link.score * self.names.specificity.get(link.entity_id, 1.0)
         facts = self.fact_index.search(qv, self.weights.facts) if len(self.fact_index) else []
+        facts = [(rid, score) for rid, score in facts if hidden is None or rid not in hidden.relations]
         for rid, score in facts:
             r = self.graph.relations[rid]
             weight = float(np.exp((score - facts[0][1]) * self.weights.fact_sharpness))
@@ -149,7 +168,11 @@ class Retriever:
                 seeds[n_e + row] = seeds.get(n_e + row, 0.0) + self.weights.passage_seed * float(np.exp(first[row] - best))
         if not seeds:
             return np.zeros(self.frozen.adjacency.shape[0])
-        return personalized_pagerank(self.frozen.adjacency, seeds, damping=self.config.damping)
+        adjacency = self.frozen.adjacency if hidden is None else hidden.adjacency
+        if self.config.pagerank == "push":  # out-weights: cached per graph, summed per call when nodes are hidden
+            out_weight = self.frozen.out_weight if hidden is None else None
+            return approximate_pagerank(adjacency, seeds, self.config.damping, self.config.pagerank_epsilon, out_weight)
+        return personalized_pagerank(adjacency, seeds, damping=self.config.damping)
 
     def _bridge(self, first: np.ndarray) -> np.ndarray:
         """Per passage: the best first-hop score among passages it links to or is linked from,
@@ -164,7 +187,7 @@ class Retriever:
     def _evidence(self, scores: np.ndarray, k: int, mode: str) -> tuple[Evidence, ...]:
         if not len(scores):
             return ()
-        order = top_k(scores, k * 3 + 5)
+        order = [row for row in top_k(scores, k * 3 + 5) if np.isfinite(scores[row])]  # -inf: excluded
         order = dedup_near_duplicates(order, self.passage_index.vectors, self._texts, self.weights.dedup)
         if mode == "hybrid":
             order = diversify(order, scores, self._titles, self.weights.same_title, k)
@@ -194,17 +217,18 @@ class Retriever:
                 out.append(ScoredEntity(e.id, e.name, e.type, round(float(ent[node]), 6)))
         return tuple(out[:n])
 
-    def _chain(self, linked, candidates, evidence) -> tuple[Hop, ...]:
+    def _chain(self, linked, candidates, evidence, hidden: Hidden | None = None) -> tuple[Hop, ...]:
         """Shortest relation path from a question entity to an answer candidate, preferring paths
         whose facts are stated in the retrieved passages."""
         if not linked or not candidates or not self.graph.relations:
             return ()
         retrieved = {e.passage_id for e in evidence}
+        relations = self.frozen.relations if hidden is None else hidden.relation_edges
         best: tuple[tuple[int, int], list[int]] | None = None
         for link in linked[:3]:
             src = self.frozen.node_of[link.entity_id]
             for cand in candidates[:5]:
-                path = shortest_path(self.frozen.relations, src, self.frozen.node_of[cand.entity_id], self.config.hops)
+                path = shortest_path(relations, src, self.frozen.node_of[cand.entity_id], self.config.hops)
                 if len(path) < 2:
                     continue
                 support = sum(self._supported(a, b, retrieved) for a, b in zip(path, path[1:]))
@@ -311,6 +335,11 @@ def _row_max(matrix: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
     nonempty = np.diff(matrix.indptr) > 0
     out[nonempty] = np.maximum.reduceat(gathered, matrix.indptr[:-1][nonempty])
     return out
+
+
+def _mask(scores: np.ndarray, hidden: Hidden | None) -> np.ndarray:
+    """``scores`` with the rows of hidden passages at -inf (never ranked, never a seed)."""
+    return scores if hidden is None or not len(scores) else np.where(hidden.passages, -np.inf, scores)
 
 
 def _log_standardize(mass: np.ndarray) -> np.ndarray:

@@ -27,6 +27,8 @@ _SENT_END = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 _RELATED_GROUPS = (
     "marry married marriage wife husband spouse wed widow",
     "father mother parent son daughter child children",
+    "sibling brother sister",
+    "employer employ employed employee work worked",
     "born birth birthplace native",
     "die died death dead",
     "play played star starred portray portrayed voice voiced cast role",

@@ -173,6 +173,7 @@ class QuestionResult:
     cpu_seconds: float  # CPU time of answering (ask), all threads
     usage: dict[str, int]  # llm_calls, prompt_tokens, completion_tokens of answering
     groups: dict[str, str] = field(default_factory=dict)  # breakdown groups, e.g. {"hops": "3"}
+    supported: bool = True  # Answer.supported: the answer's citations state or justify it (True when not found)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -201,6 +202,7 @@ class ModeSummary:
     cpu_seconds: float  # mean per question
     usage: dict[str, float]  # mean per question
     usage_total: dict[str, int]
+    supported: float = math.nan  # share of answered (found) questions whose citations support the answer
 
 
 USAGE_KEYS = ("llm_calls", "prompt_tokens", "completion_tokens")
@@ -228,4 +230,5 @@ def summarise(results: Sequence[QuestionResult], k_values: Sequence[int]) -> Mod
         cpu_seconds=mean([r.cpu_seconds for r in results]),
         usage={key: (totals[key] / len(results) if results else math.nan) for key in USAGE_KEYS},
         usage_total=totals,
+        supported=mean([float(r.supported) for r in results if r.found]),
     )

@@ -233,9 +233,11 @@ def render_markdown(r: EvalReport, charts: Sequence[str] = ()) -> str:
                         str(m.questions_with_gold)] for n, m in r.modes.items()]),
               "Recall and MRR are over distinct documents; *answer in context* is the share of questions whose "
               "gold answer occurs in the passages given to the generator.", "", "## Answers", "",
-              *_table(["mode", "EM", "F1", "answered", "LLM calls / q", "prompt tok / q", "completion tok / q"],
-                      [[n, _pct(m.exact_match), _pct(m.f1), _pct(m.found), _num(m.usage["llm_calls"], 2),
+              *_table(["mode", "EM", "F1", "answered", "supported", "LLM calls / q", "prompt tok / q", "completion tok / q"],
+                      [[n, _pct(m.exact_match), _pct(m.f1), _pct(m.found), _pct(m.supported), _num(m.usage["llm_calls"], 2),
                         _num(m.usage["prompt_tokens"], 0), _num(m.usage["completion_tokens"], 0)] for n, m in r.modes.items()]),
+              "*supported* is the share of answered questions whose cited sentences state the answer (or, for "
+              "yes/no and comparisons, justify it); an answer citing nothing counts as unsupported.", "",
               "## Latency per question (median / p95)", "",
               f"After one untimed warm-up per mode ({_sec(r.run['warmup_seconds'])}). `retrieve` is retrieval at depth "
               f"{max(s['k_values'])}; `ask` is retrieval at depth {s['answer_k']} plus answering; dotted rows are stages.", "",
@@ -296,7 +298,8 @@ def _metric_rows(mode: dict | None, cost: dict | None, qk: str) -> dict[str, tup
     rows: dict[str, tuple[float | None, str]] = {}
     for k, v in sorted((mode.get("recall") or {}).items(), key=lambda kv: int(kv[0])):
         rows[f"Recall@{k}"] = (v, "pct")
-    for key, name in (("mrr", "MRR"), ("exact_match", "EM"), ("f1", "F1"), ("answer_in_context", "answer in context")):
+    for key, name in (("mrr", "MRR"), ("exact_match", "EM"), ("f1", "F1"), ("answer_in_context", "answer in context"),
+                      ("supported", "supported")):
         rows[name] = (mode.get(key), "pct")
     lat = mode.get("latency") or {}
     for stage in ("retrieve", "ask"):

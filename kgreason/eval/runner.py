@@ -172,7 +172,7 @@ def score_question(kb: KnowledgeBaseLike, q: EvalQuestion, mode: str, keys: DocK
         f1=f1, answer_in_context=answer_in_context(q.answers, [e.text for e in answer.evidence]),
         latency=latency, cpu_seconds=c2 - c1,
         usage={k: int(answer.usage.get(k, 0)) for k in ("llm_calls", "prompt_tokens", "completion_tokens")},
-        groups=q.groups(),
+        groups=q.groups(), supported=answer.supported,
     )
 
 

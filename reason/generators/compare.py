@@ -105,8 +105,11 @@ def _subject(option: str, role: str, sentences: list[Sentence]):
     own = about(option, sentences)
     if not role:
         return option, own, []
+    titles = [s.title for s in sentences if s.title]
     for s in own:
-        people = [m for m in s.mentions if m.label == "PERSON" and not same_name(m.text, option)]
+        # A role holder is a PERSON mention, or a mention with a source of its own (NER mislabels names)
+        people = [m for m in s.mentions if not same_name(m.text, option)
+                  and (m.label == "PERSON" or m.label != "CONCEPT" and any(same_name(t, m.text) for t in titles))]
         if people and role in {stem(w) for w in re.findall(r"\w+", s.text.casefold())}:
             return people[0].entity_name or people[0].text, None, [s.citation]
     return None, None, []

@@ -22,6 +22,7 @@ from ..context import Context
 from .base import Generation, empty_usage
 from .compare import answer_choice, answer_same
 from .evidence import Sentence, in_question, question_entities, same_name, sentences_of, strip_parenthetical
+from .grounding import names_all, names_any, question_names, relation_words, states_any
 from .nested import Description, describe
 from ..question import DATE, NAMED, QuestionAnalysis, analyse_question, answer_types
 from ..text import contains_phrase, find_numbers, parse_dates, states
@@ -45,13 +46,15 @@ class _Candidate:
 @dataclass(frozen=True)
 class _Scope:
     """What an answer is looked for with: the question ``words`` its sentence should state, the
-    ``anchors`` one of which it must name (empty: any), and the ``bridge`` of a nested question
-    (excluded as an answer; the answer's sentence must be about it)."""
+    ``anchors`` one of which it must name (empty: any), the ``bridge`` of a nested question
+    (excluded as an answer; the answer's sentence must be about it), and the relation words one of
+    which its sentence must state (``requires``; empty: none)."""
 
     words: frozenset[str]
     anchors: tuple[str, ...] = ()
     bridge: _Candidate | None = None
     titles: frozenset[str] = frozenset()  # normalised source titles: a bridge usually has its own source
+    requires: frozenset[str] = frozenset()
 
 
 class ExtractiveGenerator:
@@ -86,32 +89,42 @@ class ExtractiveGenerator:
 
 
 def _answer_factoid(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence]):
+    """The best grounded answer (see ``grounding``): from the bridge of a nested question first, else
+    from the question as a whole; None when no candidate is grounded."""
+    names = question_names(ctx.question, ctx.linked)
     nested = describe(ctx.question)
-    bridge = _find_bridge(nested, ctx, sentences) if nested else None
+    bridge = _find_bridge(nested, ctx, sentences, names) if nested else None
     if bridge is not None:
         types = answer_types(nested.outer)
         outer_q = replace(q, types=types if types[0] else q.types)
-        best = _best(_collect(outer_q, ctx, sentences, _Scope(frozenset(nested.outer_words), (), bridge)))
+        scope = _Scope(frozenset(nested.outer_words), (), bridge, requires=relation_words(nested.outer))
+        best = _best(_collect(outer_q, ctx, sentences, scope), lambda c: names_all([c.sentence, bridge.sentence], names))
         if best is not None:
             return best.name, [best.sentence.citation, bridge.sentence.citation]
-    # No nesting, or nothing stated about the bridge: answer the question as a whole.
-    best = _best(_collect(q, ctx, sentences, _Scope(frozenset(content_words(ctx.question)))))
-    return best and (best.name, _support(best.sentence, ctx, sentences))
+    # No nesting, or nothing stated about the bridge: answer the question as a whole, stating what a
+    # nested question asks of its bridge.
+    requires = relation_words(nested.outer if nested else ctx.question)
+    cands = _collect(q, ctx, sentences, _Scope(frozenset(content_words(ctx.question)), requires=requires))
+    best = _best(cands, lambda c: names_any([c.sentence], names) and names_all(_support(c.sentence, ctx, sentences), names))
+    return best and (best.name, [s.citation for s in _support(best.sentence, ctx, sentences)])
 
 
-def _find_bridge(nested: Description, ctx: Context, sentences: list[Sentence]) -> _Candidate | None:
+def _find_bridge(nested: Description, ctx: Context, sentences: list[Sentence], names: list[str]) -> _Candidate | None:
     """The entity a nested question describes: the best answer to its description, stated next to a
     name of the description, preferably an entity with a source of its own."""
     inner = QuestionAnalysis(nested.text, "factoid", answer_types(f"which {nested.noun}"))
-    anchors = tuple(x.mention for x in ctx.linked if x.mention[:1].isupper() and x.mention in nested.text)
+    anchors = tuple(forms for forms in names if contains_phrase(nested.text, forms[0]))
     titles = frozenset(name_key(strip_parenthetical(s.title)) for s in sentences if s.title)
-    return _best(_collect(inner, ctx, sentences, _Scope(frozenset(content_words(nested.text)), anchors, None, titles)))
+    requires = relation_words(nested.text, [f for forms in anchors for f in forms])
+    scope = _Scope(frozenset(content_words(nested.text)), anchors, None, titles, requires)
+    return _best(_collect(inner, ctx, sentences, scope))
 
 
-def _best(cands: dict[str, _Candidate]) -> _Candidate | None:
-    if not cands:
+def _best(cands: dict[str, _Candidate], keep=lambda c: True) -> _Candidate | None:
+    kept = [c for c in cands.values() if keep(c)]
+    if not kept:
         return None
-    return max(cands.values(), key=lambda c: (c.score, c.count, -c.sentence.order))
+    return max(kept, key=lambda c: (c.score, c.count, -c.sentence.order))
 
 
 def _collect(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence], scope: _Scope) -> dict[str, _Candidate]:
@@ -125,7 +138,9 @@ def _collect(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence], scope
     cands: dict[str, _Candidate] = {}
     for s in sentences:
         about = _about_bridge(s, scope.bridge)
-        if scope.bridge is not None and not about or scope.anchors and not _names_any(s, scope.anchors):
+        if scope.bridge is not None and not about or not names_any([s], scope.anchors):
+            continue
+        if not states_any(s.text, scope.requires):
             continue
         for text, label, eid in _spans(q, s):
             fit = _type_fit(q, label)
@@ -146,10 +161,6 @@ def _collect(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence], scope
     for c in cands.values():
         c.score += 0.1 * min(3, c.count - 1)
     return cands
-
-
-def _names_any(s: Sentence, names: tuple[str, ...]) -> bool:
-    return any(contains_phrase(s.text, n) or s.title and same_name(s.title, n) for n in names)
 
 
 def _is_bridge(key: str, text: str, bridge: _Candidate | None) -> bool:
@@ -229,24 +240,31 @@ def _context_bonus(s: Sentence, linked_ids, linked_names, bridges: set[str], eid
     return 0.3 if others & bridges else 0.0
 
 
-def _support(s: Sentence, ctx: Context, sentences: list[Sentence]) -> list:
+def _support(s: Sentence, ctx: Context, sentences: list[Sentence]) -> list[Sentence]:
     """The answer's sentence, plus the sentence linking the question entity to it (bridge)."""
-    cites = [s.citation]
+    cites = [s]
     linked_ids, linked_names = question_entities(ctx)
     if not _mentions_linked(s, linked_ids, linked_names):
         here = {m.entity_id or name_key(m.text) for m in s.mentions}
         for other in sentences:
             there = {m.entity_id or name_key(m.text) for m in other.mentions}
             if other is not s and _mentions_linked(other, linked_ids, linked_names) and here & there:
-                cites.append(other.citation)
+                cites.append(other)
                 break
     return cites
 
 
 def _answer_yes_no(ctx: Context, sentences: list[Sentence]):
-    """'yes' when the sentences about the question's subject state most of its words."""
+    """'yes' when the sentences about the question's subject (its first name) state most of its words,
+    'no' when they do not; None when no sentence names its subject."""
     linked_ids, linked_names = question_entities(ctx)
-    about = [s for s in sentences if _mentions_linked(s, linked_ids, linked_names)] or sentences
+    names = question_names(ctx.question, ctx.linked)
+    if names:  # the subject is the question's first name: "Is <Avatar> directed by James Cameron?"
+        about = [s for s in sentences if names_any([s], names[:1])]
+    else:
+        about = [s for s in sentences if _mentions_linked(s, linked_ids, linked_names)] or sentences
+    if not about:  # nothing is said about the question's subject: neither yes nor no
+        return None
     qwords = set(content_words(ctx.question)) - {w for n in linked_names for w in content_words(n)}
     if not qwords:
         return None

@@ -3,7 +3,8 @@
 The model gets the numbered sources and the question and must reply with
 ``{"answer": str, "sources": [int], "found": bool}``; decoding is held to that schema, so the reply is
 parsed as JSON, never scraped from free text. Source numbers become the citations of those sources'
-sentences (narrowed to the sentences that contain the answer, when some do).
+sentences (narrowed to the sentences that contain the answer, when some do); an answer citing no valid
+source number gets no citations, and the answer pipeline marks it unsupported.
 
 Replies that are not the promised JSON (only possible when ``max_new_tokens`` cuts one off, or a
 backend ignores the schema) raise ``BackendError`` instead of becoming "not found": a silent
@@ -32,7 +33,6 @@ from kg.model import Citation
 from ..context import Context
 from ..text import contains_phrase
 from .base import NOT_FOUND, Generation
-from .llm import cite_sentences
 
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered sources. Reply with a JSON object: \"answer\" is the short "
@@ -107,12 +107,10 @@ def parse_answer(reply: ChatReply) -> tuple[str, tuple[int, ...], bool]:
 
 def cited(numbers: tuple[int, ...], answer: str, context: Context) -> tuple[Citation, ...]:
     """The sentences of the cited sources (numbers outside the context are dropped), narrowed to those
-    containing the answer when any do; with no valid number, the context sentences containing the answer
-    (all, when none does)."""
+    containing the answer when any do; none when the model cited no valid number, so that the answer
+    pipeline marks the answer unsupported rather than crediting citations the model never made."""
     by_number = {s.number: s for s in context.sources}
     picked = [by_number[n] for n in dict.fromkeys(numbers) if n in by_number]
-    if not picked:
-        return cite_sentences(answer, context)
     cites = tuple(s.citation for src in picked for s in src.sentences)
     return tuple(c for c in cites if contains_phrase(c.quote, answer)) or cites
 

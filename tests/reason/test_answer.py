@@ -6,6 +6,7 @@ from kg.model import Document, Entity, Evidence, Hop, LinkedEntity, Mention, Pas
 from reason.answer import answer, relevant_chain
 from reason.context import Context
 from reason.generators.base import Generation
+from reason.generators.base import NOT_FOUND
 from reason.generators.extractive import ExtractiveGenerator
 
 TEXT = "Titanic is a 1997 film directed by James Cameron. It was a box office hit."
@@ -87,3 +88,37 @@ def test_chain_is_pruned_to_the_hops_leading_to_the_answer():
     assert relevant_chain(chain, "Canada") == chain
     g, r = titanic("Who directed Titanic?", chain=chain)
     assert answer(r, g, ExtractiveGenerator()).chain == (chain[0],)
+
+
+class CannedGenerator:
+    """Replies ``text`` citing the context sentences at ``cite`` (indexes)."""
+
+    name = "canned"
+
+    def __init__(self, text: str, cite: tuple[int, ...] = (0,)):
+        self.text, self.cite = text, cite
+
+    def generate(self, context: Context) -> Generation:
+        cites = tuple(context.citations()[i] for i in self.cite)
+        return Generation(self.text, True, cites, {"llm_calls": 1, "prompt_tokens": 9, "completion_tokens": 2})
+
+
+def test_every_answer_is_checked_against_its_own_citations():
+    g, r = titanic("Who directed Titanic, a box office hit?")  # both sentences are kept
+    assert answer(r, g, CannedGenerator("James Cameron")).supported is True
+    cites_nothing = answer(r, g, CannedGenerator("James Cameron", cite=()))
+    assert (cites_nothing.found, cites_nothing.supported) == (True, False)
+    wrong_sentence = answer(r, g, CannedGenerator("box office hit", cite=(0,)))  # stated in sentence 2, cites 1
+    assert (wrong_sentence.found, wrong_sentence.supported) == (True, False)
+    assert answer(r, g, CannedGenerator("box office hit", cite=(1,))).supported is True
+    not_found = answer(Retrieval(r.question, "dense", ()), g, CannedGenerator("x"))
+    assert (not_found.found, not_found.supported) == (False, True)  # claims nothing
+
+
+def test_an_answer_no_context_sentence_states_is_not_found_and_keeps_the_usage():
+    g, r = titanic("Who directed Titanic?")
+    a = answer(r, g, CannedGenerator("Steven Spielberg"))
+    assert (a.text, a.found, a.citations, a.supported) == (NOT_FOUND, False, (), True)
+    assert a.usage == {"llm_calls": 1, "prompt_tokens": 9, "completion_tokens": 2}
+    assert answer(r, g, CannedGenerator("yes")).found is True  # yes/no is never written out
+

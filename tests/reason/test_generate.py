@@ -188,8 +188,31 @@ def test_possessive_bridge_then_attribute_of_the_expected_type():
 
 
 def test_nested_question_with_nothing_about_the_bridge_answers_the_whole_question():
+    alpha = ("Alpha", "Alpha is a 1960 drama film directed by John Smith. Its director was born in 1930.",
+             {"Alpha": "WORK_OF_ART", "John Smith": "PERSON"})
+    gen = extract([alpha], "When was the director of Alpha born?", linked=["Alpha"])
+    assert (gen.text, gen.found) == ("1930", True)
+
+
+def test_nested_question_abstains_when_no_sentence_states_what_it_asks():
+    # 1960 is the film's year: no sentence says when anyone was born, so there is no answer
     gen = extract([ALPHA], "When was the director of Alpha born?", linked=["Alpha"])
-    assert (gen.text, gen.found) == ("1960", True)
+    assert (gen.text, gen.found) == ("Not found in the documents.", False)
+
+
+def test_answer_from_evidence_that_never_names_the_question_subject_is_not_found():
+    # The sentence states "county" and "seat", but about another township: not this question's subject
+    other = ("Roundhead Township", "Roundhead Township is a township of Hardin County, Ohio. Its seat is Ada.",
+             {"Roundhead Township": "GPE", "Hardin County": "GPE", "Ohio": "GPE", "Ada": "GPE"})
+    gen = extract([other], "What is the seat of the county where Van Hook Township is located?")
+    assert (gen.text, gen.found) == ("Not found in the documents.", False)
+    gen = extract([other], "What is the seat of the county where Roundhead Township is located?")
+    assert (gen.text, gen.found) == ("Ada", True)
+
+
+def test_answer_sentence_must_state_the_relation_asked_for():
+    gen = extract([CAMERON], "Who is the sibling of James Cameron?", linked=["James Cameron"])
+    assert (gen.text, gen.found) == ("Not found in the documents.", False)
 
 
 # ---- extractive: comparisons and yes/no -------------------------------------------------------------
@@ -220,6 +243,13 @@ def test_bridge_comparison_cites_role_and_date_sentences():
         "Beta is a 1958 comedy film directed by Mary Jones.",
         "Mary Jones (July 23, 1935 – 2001) was an American film director.",
     ]
+
+
+def test_role_holder_mislabelled_by_ner_is_found_through_their_own_source():
+    # spaCy calls some people ORG; a name with a source of its own is still the film's director
+    alpha = ("Alpha", "Alpha is a 1960 drama film directed by John Smith.", {"Alpha": "WORK_OF_ART", "John Smith": "ORG"})
+    gen = extract([alpha, BETA, SMITH, JONES], "Which film has the director born first, Alpha or Beta?")
+    assert (gen.text, gen.found) == ("Alpha", True)
 
 
 def test_choice_without_a_value_for_an_option_is_not_found():
@@ -254,6 +284,12 @@ def test_yes_no(question, expected):
     gen = extract([TITANIC], question, linked=["Titanic"])
     assert (gen.text, gen.found) == (expected, True)
     assert [c.quote for c in gen.citations] == ["Titanic is a 1997 American film directed by James Cameron."]
+
+
+def test_yes_no_about_a_subject_the_evidence_never_names_is_not_found():
+    gen = extract([TITANIC], "Is Avatar directed by James Cameron?")
+    assert (gen.text, gen.found) == ("Not found in the documents.", False)
+    assert extract([TITANIC], "Is Titanic directed by James Cameron?").text == "yes"  # named, though not linked
 
 
 # ---- registry and protocol ------------------------------------------------------------------------

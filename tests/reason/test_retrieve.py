@@ -149,6 +149,28 @@ def test_retrieval_records_its_settings_and_k_defaults_to_the_setting(graph):
     assert r.settings["k"] == 2 and r.settings["hybrid"]["ppr"] == 0.7 and r.settings["link"]["fuzzy_threshold"] == 90.0
 
 
+def _doc_id(graph, title: str) -> str:
+    return next(d.id for d in graph.documents.values() if d.title == title)
+
+
+@pytest.mark.parametrize("mode", RETRIEVAL_MODES)
+def test_excluded_documents_are_never_retrieved_and_recorded(retriever, graph, mode):
+    li_yang = _doc_id(graph, "Li Yang")
+    r = retriever.retrieve(QUESTION, k=6, mode=mode, exclude={li_yang})
+    assert "Li Yang" not in titles(r) and len(r.evidence) == 4  # 5 left, the tea copy deduplicated
+    assert r.settings["exclude"] == [li_yang]
+    assert "exclude" not in retriever.retrieve(QUESTION, k=1, mode=mode).settings
+
+
+def test_excluded_facts_leave_the_chain_and_hidden_entities_are_not_linked(retriever, graph):
+    r = retriever.retrieve(QUESTION, k=4, exclude={_doc_id(graph, "Li Yang")})
+    # "Li Yang born_in Xian" is stated only in the excluded document; "directed_by" is not
+    assert [(h.subject, h.predicate, h.object) for h in r.chain] == [("Blind Shaft", "directed_by", "Li Yang")]
+    r = retriever.retrieve(QUESTION, k=4, exclude={_doc_id(graph, "Blind Shaft")})
+    assert (r.linked, r.chain) == ((), ())  # nothing left mentions Blind Shaft
+    assert titles(r)[0] == "Li Yang"
+
+
 def test_works_without_stored_vectors_or_finder(graph):
     r = Retriever(graph, HashingEmbedder(dim=64)).retrieve("Who directed Blind Shaft?", k=1)
     assert titles(r) == ["Blind Shaft"]

@@ -116,3 +116,15 @@ def test_summarise_averages_gold_metrics_only_over_questions_with_gold():
     assert s.latency == {"ask": {"median": 2.0, "p95": 2.9}, "ask.generate": {"median": 0.5, "p95": 0.5}}
     assert s.usage == {"llm_calls": 1.0, "prompt_tokens": 10.0, "completion_tokens": 2.0}
     assert s.usage_total == {"llm_calls": 3, "prompt_tokens": 30, "completion_tokens": 6}
+
+
+def test_supported_share_counts_answered_questions_only():
+    from dataclasses import replace
+
+    base = _r("m", {}, None, 1.0, 1.0, {"ask": 1.0}, gold=())
+    results = [base, replace(base, supported=False), replace(base, found=False, supported=True),
+               replace(base, supported=False)]
+    assert summarise(results, (5,)).supported == pytest.approx(1 / 3)
+    assert math.isnan(summarise([replace(base, found=False)], (5,)).supported)
+    assert QuestionResult.from_dict({k: v for k, v in base.to_dict().items() if k != "supported"}).supported is True
+

@@ -69,10 +69,12 @@ class FakeKB:
         return Retrieval(question, mode, self._evidence(ids, k, mode), timings={mode: 0.01 * (1 + len(ids))})
 
     def ask(self, question, *, mode=None, k=5, generator=None):
-        ids, text, usage = PLAN[(self._qid(question), mode)]
+        qid = self._qid(question)
+        ids, text, usage = PLAN[(qid, mode)]
         self.engine.generators.add(generator)
         return Answer(question, text or "No answer in the documents.", text is not None, (), (),
-                      self._evidence(ids, k, mode), mode, generator, {"generate": 0.5}, dict(usage))
+                      self._evidence(ids, k, mode), mode, generator, {"generate": 0.5}, dict(usage),
+                      supported=(qid, mode) != ("q2", "graph"))
 
     def close(self):
         self.closed = True
@@ -128,6 +130,7 @@ def test_report_numbers_are_exact(dataset, tmp_path):
     assert (bm.f1, gr.f1) == pytest.approx(((2 / 3 + 0 + 1 + 1) / 4, (1 + 2 / 3 + 2 / 3 + 0) / 4))
     assert (bm.answer_in_context, gr.answer_in_context) == (0.5, 0.75)
     assert (bm.found, gr.found) == (0.75, 1.0)
+    assert (bm.supported, gr.supported) == (1.0, 0.75)
     assert bm.latency["retrieve.bm25"] == pytest.approx({"median": 0.02, "p95": 0.0455})  # .01 .02 .02 .05
     assert gr.latency["ask.generate"] == {"median": 0.5, "p95": 0.5}
     assert gr.usage_total == {"llm_calls": 4, "prompt_tokens": 400, "completion_tokens": 40}
@@ -160,7 +163,8 @@ def test_report_files_content(dataset, tmp_path):
     md = (out / "report.md").read_text()
     assert "| bm25 | 33.3 | 50.0 | 50.0 | 50.0 | 50.0 | 50.0 | 3 |" in md
     assert "| graph | 16.7 | 66.7 | 100.0 | 100.0 | 61.1 | 75.0 | 3 |" in md
-    assert "| bm25 | 50.0 | 66.7 | 75.0 | 0.00 | 0 | 0 |" in md
+    assert "| bm25 | 50.0 | 66.7 | 75.0 | 100.0 | 0.00 | 0 | 0 |" in md
+    assert "| graph | 25.0 | 58.3 | 100.0 | 75.0 | 1.00 | 100 | 10 |" in md  # q2's answer cites nothing that supports it
     assert "- graph over bm25: +50.0 Recall@5 points" in md
     assert "### By hop count" in md and "| 2 | 2 | 75.0 / 83.3 | 100.0 / 83.3 |" in md
     assert "**Estimate, not measured: an indexer that calls an LLM on every chunk**" in md
