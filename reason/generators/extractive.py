@@ -22,7 +22,7 @@ from ..context import Context
 from .base import Generation, empty_usage
 from .compare import answer_choice, answer_same
 from .evidence import Sentence, in_question, question_entities, same_name, sentences_of, strip_parenthetical
-from .grounding import names_all, names_any, question_names, relation_words, states_any
+from .grounding import known_names, names_all, names_any, question_names, relation_words, states_any
 from .nested import Description, describe
 from ..question import DATE, NAMED, QuestionAnalysis, analyse_question, answer_types
 from ..text import contains_phrase, find_numbers, parse_dates, states
@@ -92,20 +92,24 @@ def _answer_factoid(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence]
     """The best grounded answer (see ``grounding``): from the bridge of a nested question first, else
     from the question as a whole; None when no candidate is grounded."""
     names = question_names(ctx.question, ctx.linked)
+    required = known_names(names, ctx.linked)
     nested = describe(ctx.question)
     bridge = _find_bridge(nested, ctx, sentences, names) if nested else None
     if bridge is not None:
         types = answer_types(nested.outer)
         outer_q = replace(q, types=types if types[0] else q.types)
         scope = _Scope(frozenset(nested.outer_words), (), bridge, requires=relation_words(nested.outer))
-        best = _best(_collect(outer_q, ctx, sentences, scope), lambda c: names_all([c.sentence, bridge.sentence], names))
+        # the bridge was found next to a name of the description; the names outside it must be cited too
+        outer_names = [forms for forms in required if not contains_phrase(nested.text, forms[0])]
+        best = _best(_collect(outer_q, ctx, sentences, scope),
+                     lambda c: names_all([c.sentence, bridge.sentence], outer_names))
         if best is not None:
             return best.name, [best.sentence.citation, bridge.sentence.citation]
     # No nesting, or nothing stated about the bridge: answer the question as a whole, stating what a
     # nested question asks of its bridge.
     requires = relation_words(nested.outer if nested else ctx.question)
     cands = _collect(q, ctx, sentences, _Scope(frozenset(content_words(ctx.question)), requires=requires))
-    best = _best(cands, lambda c: names_any([c.sentence], names) and names_all(_support(c.sentence, ctx, sentences), names))
+    best = _best(cands, lambda c: names_any([c.sentence], names) and names_all(_support(c.sentence, ctx, sentences), required))
     return best and (best.name, [s.citation for s in _support(best.sentence, ctx, sentences)])
 
 
@@ -115,9 +119,12 @@ def _find_bridge(nested: Description, ctx: Context, sentences: list[Sentence], n
     inner = QuestionAnalysis(nested.text, "factoid", answer_types(f"which {nested.noun}"))
     anchors = tuple(forms for forms in names if contains_phrase(nested.text, forms[0]))
     titles = frozenset(name_key(strip_parenthetical(s.title)) for s in sentences if s.title)
+    # A bridge stated with one of the description's words ("directed by" for "the director of") is
+    # preferred; descriptions are worded freely ("the organization that X is a member of" for "X was
+    # President of the IOC"), so without one, naming an anchor is what ties the bridge down
     requires = relation_words(nested.text, [f for forms in anchors for f in forms])
     scope = _Scope(frozenset(content_words(nested.text)), anchors, None, titles, requires)
-    return _best(_collect(inner, ctx, sentences, scope))
+    return _best(_collect(inner, ctx, sentences, scope)) or _best(_collect(inner, ctx, sentences, replace(scope, requires=frozenset())))
 
 
 def _best(cands: dict[str, _Candidate], keep=lambda c: True) -> _Candidate | None:

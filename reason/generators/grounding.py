@@ -42,7 +42,8 @@ def question_names(question: str, linked: Sequence[LinkedEntity] = ()) -> list[t
     [('NYC', 'New York City')]
     """
     bare = re.sub(r"\([^)]*\)?", " ", question)  # "(2017 film)" disambiguates, it asks nothing
-    spans = [_drop_leading(s) for s, _ in CapitalisedSpanFinder().find(question)] + _YEAR.findall(bare)
+    spans = [_drop_leading(s) for s, _ in CapitalisedSpanFinder().find(question) if not _sentence_start(s, question)]
+    spans += _YEAR.findall(bare)
     out = []
     for span in dict.fromkeys(s for s in spans if len(name_key(s)) > 1):
         covering = [x for x in linked if contains_phrase(x.mention, span)]
@@ -52,6 +53,26 @@ def question_names(question: str, linked: Sequence[LinkedEntity] = ()) -> list[t
         graph_names = [x.name for x in linked if name_key(_drop_leading(x.mention)) == name_key(span)]
         out.append(tuple(dict.fromkeys(f for n in [span, *graph_names] for f in name_forms(n))))
     return list(dict.fromkeys(out))
+
+
+def known_names(names: Sequence[tuple[str, ...]], linked: Sequence[LinkedEntity]) -> list[tuple[str, ...]]:
+    """The names the graph knows as a whole (the span was linked as it stands) and years: the ones every
+    answer must cite. A capitalised phrase the graph does not know ("Smooth Jazz Stations") may be a
+    common phrase written with capitals, so it is not required.
+
+    >>> from kg.model import LinkedEntity
+    >>> names = question_names("Is Kenny G on Smooth Jazz Stations in 1990?")
+    >>> known_names(names, [LinkedEntity("Kenny G", "e1", "Kenny G", "PERSON", 1.0, "exact")])
+    [('Kenny G',), ('1990',)]
+    """
+    keys = {name_key(_drop_leading(x.mention)) for x in linked}
+    return [forms for forms in names if name_key(forms[0]) in keys or _YEAR.fullmatch(forms[0])]
+
+
+def _sentence_start(span: str, question: str) -> bool:
+    """A one-word span opening the question is capitalised as the first word ("Along with Kenny G, ..."),
+    not as a name."""
+    return len(span.split()) == 1 and question.lstrip().startswith(span)
 
 
 def _drop_leading(span: str) -> str:
