@@ -19,9 +19,14 @@ Figures:
     either direction. Precision: share of relation edges between two gold-bearing entities whose
     gold entities are related. Per-pattern precision is measured on the raw relations.
 
+(c) ``--extractor llm`` measures the LLM extractor (``extract/llm_extractor.py``, ``--llm-model``) the
+    same way, and ``spacy+llm`` both merged (``extract/beside.py``), with seconds per passage and
+    tokens; run spaCy on the same ``--limit`` for the baseline.
+
 Usage::
 
     python benchmarks/extraction_quality.py [--limit N] [--json OUT] [--throughput 1000]
+    python benchmarks/extraction_quality.py --limit 30 --extractor llm --llm-model qwen2.5-0.5b
 """
 from __future__ import annotations
 
@@ -236,6 +241,16 @@ def _has(ent_gold, g) -> bool:
 # ---- runs ---------------------------------------------------------------------------------------
 
 
+def make(kind: str, model: str, llm_model: str, threads: int):
+    from extract.beside import Beside
+    from extract.llm_extractor import LLMExtractor
+
+    if kind == "spacy":
+        return SpacyExtractor(model=model)
+    llm = LLMExtractor(llm_model, threads=threads)
+    return llm if kind == "llm" else Beside(SpacyExtractor(model=model), llm, ["*"])
+
+
 def evaluate(gold_path: Path, limit: int | None, extractor: SpacyExtractor) -> dict:
     records = [json.loads(line) for line in gold_path.open(encoding="utf-8") if line.strip()]
     records = records[:limit] if limit else records
@@ -309,11 +324,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--throughput", type=int, default=0, metavar="N",
                     help="also time extraction of the first N MuSiQue passages with 1 and 2 workers")
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("--extractor", choices=("spacy", "llm", "spacy+llm"), default="spacy")
+    ap.add_argument("--llm-model", default="qwen2.5-1.5b", help="packaged model name or .gguf path")
+    ap.add_argument("--llm-threads", type=int, default=2)
     args = ap.parse_args(argv)
     if not args.gold.is_file():
         print(f"gold file not found: {args.gold}", file=sys.stderr)
         return 2
-    summary = evaluate(args.gold, args.limit, SpacyExtractor(model=args.model))
+    extractor = make(args.extractor, args.model, args.llm_model, args.llm_threads)
+    summary = evaluate(args.gold, args.limit, extractor)
+    summary["extractor"] = args.extractor if args.extractor == "spacy" else f"{args.extractor} ({args.llm_model})"
+    llm = getattr(extractor, "extra", extractor)
+    if hasattr(llm, "usage"):
+        summary["llm"] = {**llm.usage, "seconds_per_passage": round(summary["seconds"] / max(1, summary["documents"]), 2)}
+        print(f"LLM: {summary['llm']}")
     if args.throughput:
         runs = {"nlp.pipe alone": pipe_baseline(args.corpus, args.throughput, args.model)}
         runs.update({f"workers={w}": throughput(args.corpus, args.throughput, w, args.model) for w in (1, 2)})

