@@ -22,11 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BENCH = REPO.parent / "shared" / "bench"
 
 
-def recall(kb, questions: list[dict], k: int) -> float:
+def recall(kb, questions: list[dict], k: int, mode: str = "hybrid") -> float:
     external = {d.id: d.external_id for d in kb.graph.documents.values()}
     scores = []
     for q in questions:
-        docs = list(dict.fromkeys(external[e.doc_id] for e in kb.retrieve(q["question"], k=k, mode="hybrid").evidence))
+        docs = list(dict.fromkeys(external[e.doc_id] for e in kb.retrieve(q["question"], k=k, mode=mode).evidence))
         scores.append(len(set(docs[:k]) & set(q["supporting_ids"])) / len(set(q["supporting_ids"])))
     return statistics.fmean(scores)
 
@@ -47,11 +47,20 @@ def run_fold(graph: Path, labelled: list[dict], evaluated: list[dict], args) -> 
         import_labels(kb, labels)
         add_generated_questions(kb, args.generate)
         before = {k: recall(kb, evaluated, k) for k in (2, 5)}
+        dense_before = {k: recall(kb, evaluated, k, "dense") for k in (2, 5)}
         started = time.perf_counter()
-        report = tune(g, steps=args.steps, batch_size=args.batch_size, seed=args.seed, progress=True)
+        report = tune(g, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                      reranker_steps=args.reranker_steps, progress=True)
         versions.activate(g, report.version)  # measure the trained version even if its gate kept it inactive
-        after = {k: recall(kgreason.open(g), evaluated, k) for k in (2, 5)}
+        tuned = kgreason.open(g)
+        after = {k: recall(tuned, evaluated, k) for k in (2, 5)}
+        no_reranker = kgreason.open(g, reranker=None)
         return {"before": before, "after": after, "gate_activated": report.activated,
+                "parts": versions.read_manifest(versions.version_dir(g, report.version))["parts"],
+                "dense": {"before": dense_before, "after": {k: recall(no_reranker, evaluated, k, "dense") for k in (2, 5)}},
+                "hybrid_tuned_embedder_only": {k: recall(no_reranker, evaluated, k) for k in (2, 5)},
+                "validation_per_part": report.settings.get("validation_recall_per_part", {}),
+                "cpu_seconds_per_part": report.settings.get("cpu_seconds_per_part", {}),
                 "validation": [report.recall_before, report.recall_after], "train_questions": report.train_questions,
                 "sources": report.sources, "tune_seconds": round(time.perf_counter() - started, 1),
                 "tune_cpu_seconds": report.cpu_seconds}
@@ -64,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--graph-dir", type=Path, default=Path("/tmp/kg-bench"), help="graphs built by retrieval.py")
     ap.add_argument("--folds", type=int, choices=(1, 2), default=2)
     ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--reranker-steps", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--generate", type=int, default=2000, help="generated questions added as AI feedback")
@@ -76,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         folds = [(questions[:half], questions[half:]), (questions[half:], questions[:half])][: args.folds]
         out[name] = [run_fold(args.graph_dir / name, a, b, args) for a, b in folds]
         for i, r in enumerate(out[name], 1):
-            print(f"{name} fold {i}: hybrid R@2 {r['before'][2]:.3f} -> {r['after'][2]:.3f}, R@5 {r['before'][5]:.3f} -> "
-                  f"{r['after'][5]:.3f}; gate {'activated' if r['gate_activated'] else 'kept inactive'} "
+            d = r["dense"]
+            print(f"{name} fold {i}: dense R@5 {d['before'][5]:.3f} -> {d['after'][5]:.3f}; hybrid R@2 {r['before'][2]:.3f} -> "
+                  f"{r['after'][2]:.3f}, R@5 {r['before'][5]:.3f} -> {r['after'][5]:.3f} with {'+'.join(r['parts'])} "
+                  f"(tuned embedder alone {r['hybrid_tuned_embedder_only'][5]:.3f}); CPU s per part {r['cpu_seconds_per_part']}; gate {'activated' if r['gate_activated'] else 'kept inactive'} "
                   f"(validation {r['validation'][0]:.3f} -> {r['validation'][1]:.3f}); {r['train_questions']} training "
                   f"questions {r['sources']}; tune {r['tune_seconds']:.0f} s, {r['tune_cpu_seconds']:.0f} CPU s", flush=True)
     if args.json:

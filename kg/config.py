@@ -252,6 +252,10 @@ class RetrieveConfig(_Section):
     # unchanged on MuSiQue and 2Wiki, same top-5 documents on 59/60 and 56/60, PageRank 4-5x faster
     pagerank: str = "push"
     pagerank_epsilon: float = 1e-6
+    # with a reranker (a kg tune version that trained one): how many of hybrid's best passages it
+    # rescores, and the weight of its standardised score beside hybrid's (reason/rerank.py)
+    rerank_candidates: int = 20
+    rerank_weight: float = 1.0
     link: LinkConfig = field(default_factory=LinkConfig)
     hybrid: HybridConfig = field(default_factory=HybridConfig)
 
@@ -266,6 +270,10 @@ class RetrieveConfig(_Section):
             raise ConfigError(f"retrieve.damping: expected a probability between 0 and 1, got {self.damping!r}")
         if self.pagerank not in PAGERANK_METHODS:
             raise ConfigError(f"retrieve.pagerank: expected one of {', '.join(PAGERANK_METHODS)}, got {self.pagerank!r}")
+        if self.rerank_candidates < 1:
+            raise ConfigError(f"retrieve.rerank_candidates: expected at least 1 passage, got {self.rerank_candidates}")
+        if self.rerank_weight < 0:
+            raise ConfigError(f"retrieve.rerank_weight: expected a weight of 0 or more, got {self.rerank_weight!r}")
         if not 0 < self.pagerank_epsilon < 1:
             raise ConfigError(f"retrieve.pagerank_epsilon: expected a residual threshold between 0 and 1, "
                               f"got {self.pagerank_epsilon!r}")

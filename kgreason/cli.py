@@ -114,6 +114,14 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
         added = add_generated_questions(kb, args.generate or None)
         _emit(args, {"added": added}, lambda: f"added {added} new question(s) generated from the graph's facts")
+    elif args.judge_file:
+        from .labels import judge_questions, read_question_lines
+        from .progress import stage
+
+        questions = read_question_lines(args.judge_file)
+        with stage("judge", len(questions), "question", not args.no_progress) as step:
+            counts = judge_questions(kb, questions, _judge(args), step)
+        _emit(args, counts, lambda: render.judged(counts, args.judge_file))
     elif args.export_file:
         n = kb.feedback_store.export_jsonl(args.export_file)
         _emit(args, {"exported": n}, lambda: f"wrote {n} feedback record(s) to {args.export_file}")
@@ -128,6 +136,19 @@ def cmd_feedback(args: argparse.Namespace) -> int:
         records = kb.feedback_store.all() if kb.feedback_store.path.is_file() else []
         _emit(args, [_feedback_dict(f) for f in records[-args.limit:]], lambda: render.feedback(records[-args.limit:]))
     return 0
+
+
+def _judge(args: argparse.Namespace):
+    """The judge of ``kg feedback --judge``: llama.cpp in process, or an OpenAI-compatible server."""
+    from reason.judge import LLMJudge
+
+    if args.judge_url:
+        from kg.openai_chat import OpenAIChat
+
+        return LLMJudge(OpenAIChat(args.judge_model, args.judge_url))
+    from kg.llamacpp import LlamaCppChat
+
+    return LLMJudge(LlamaCppChat(args.judge_model))
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -145,7 +166,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         return 0
     from .tune.runner import tune
 
-    report = tune(args.dir, steps=args.steps, batch_size=args.batch_size, seed=args.seed, progress=not args.no_progress)
+    report = tune(args.dir, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                  reranker_steps=args.reranker_steps, progress=not args.no_progress)
     _emit(args, asdict(report), lambda: render.tune_report(report))
     return 0
 
@@ -222,9 +244,10 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--retrieve-only", action="store_true", help="show the ranked evidence only, no answer")
     a.add_argument("--rate", action="store_true", help="then ask whether the answer was right and store the verdict")
 
-    t = command("tune", cmd_tune, "fine-tune the graph's embedder on its feedback; keep it only if it measures better")
+    t = command("tune", cmd_tune, "fine-tune the graph's embedder and reranker on its feedback; keep them only if they measure better")
     t.add_argument("dir", type=Path, help="graph directory")
-    t.add_argument("--steps", type=int, default=200, help="training batches (default 200)")
+    t.add_argument("--steps", type=int, default=200, help="embedder training batches (default 200)")
+    t.add_argument("--reranker-steps", type=int, default=200, help="reranker training batches (default 200; 0: no reranker)")
     t.add_argument("--batch-size", type=int, default=16, help="questions per batch (default 16)")
     t.add_argument("--seed", type=int, default=0, help="random seed: the same data and seed give the same model")
     t.add_argument("--list", action="store_true", help="list the model versions and which is active")
@@ -239,6 +262,13 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--export", dest="export_file", type=Path, help="write every record to this JSONL file")
     f.add_argument("--generate", type=int, nargs="?", const=0, metavar="N",
                    help="add questions generated from the graph's facts (at most N; all without N) as AI feedback")
+    f.add_argument("--judge", dest="judge_file", type=Path, metavar="FILE",
+                   help="ask these questions (one a line, or JSONL with 'question'), have a judge model grade "
+                        "each answer, store the verdicts as AI feedback")
+    f.add_argument("--judge-model", default="qwen2.5-1.5b",
+                   help="judge: packaged model (qwen2.5-0.5b, qwen2.5-1.5b), .gguf path, or a model on --judge-url")
+    f.add_argument("--judge-url", help="judge on this OpenAI-compatible server instead of in process")
+    f.add_argument("--no-progress", action="store_true", help="no progress bar")
     f.add_argument("--question", help="the question that was asked")
     f.add_argument("--answer", help="the answer that was given")
     f.add_argument("--verdict", choices=VERDICTS, help="what the answer was")

@@ -42,7 +42,7 @@ class KnowledgeBase:
 
     def __init__(self, path: str | Path, graph: KnowledgeGraph, *, embedder: Embedder | None = None,
                  finder: Any = None, retrieve_config: RetrieveConfig | None = None,
-                 generate_config: GenerateConfig | None = None):
+                 generate_config: GenerateConfig | None = None, reranker: Any = None):
         self.path = Path(path)
         self.graph = graph
         self.settings = graph.settings
@@ -51,6 +51,7 @@ class KnowledgeBase:
         self.retrieve_config = retrieve_config or RetrieveConfig.from_dict(query.get("retrieve", {}), "retrieve")
         self.generate_config = generate_config or GenerateConfig.from_dict(query.get("generate", {}), "generate")
         self._embedder = embedder
+        self.reranker = reranker  # a reason.rerank.Reranker for hybrid retrieval (kg tune trains one)
         self._finder = finder
         self._retriever = None
         self._generators: dict[str, Any] = {}
@@ -86,7 +87,7 @@ class KnowledgeBase:
 
             if self._finder is None:
                 self._finder = self._mention_finder()
-            self._retriever = Retriever(self.graph, self.embedder, self._finder, self.retrieve_config)
+            self._retriever = Retriever(self.graph, self.embedder, self._finder, self.retrieve_config, self.reranker)
         return self._retriever
 
     def _mention_finder(self):
@@ -164,7 +165,8 @@ def open(path: str | Path, **options: Any) -> KnowledgeBase:  # noqa: A001 - mir
     graph = store.load_graph(path)
     active = None if "embedder" in options else load_active(path)
     if active is not None:
-        options["embedder"], graph.vectors = active
+        options["embedder"], graph.vectors = active.embedder, active.tables
+        options.setdefault("reranker", active.reranker)
     return KnowledgeBase(path, graph, **options)
 
 

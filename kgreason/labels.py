@@ -1,4 +1,6 @@
-"""Labelled questions a team already has, imported as human feedback (``kg feedback DIR --import FILE``).
+"""Feedback that arrives in bulk: labelled questions a team already has, imported as human feedback
+(``kg feedback DIR --import FILE``); questions generated from the graph (``--generate``); and answers
+graded by a judge model (``--judge FILE``), AI feedback.
 
 The file is a ``kg eval`` questions file: one JSON object a line with ``question``, ``answers`` and
 optional ``supporting_ids`` (documents, named as ``kg eval`` names them: record id, or path inside the
@@ -65,3 +67,64 @@ def add_generated_questions(kb, limit: int | None = None) -> int:
     records = [Feedback(q.question, q.answer, "good", GENERATED_SOURCE, relevant=q.passages, graph_version=version,
                         created=version) for q in generate_questions(kb.graph, limit)]
     return kb.feedback_store.add(records)
+
+
+JUDGE_VERDICTS = {"correct": "good", "incorrect": "bad"}  # "unsure" is no verdict: counted, not stored
+
+
+def read_question_lines(path: str | Path) -> list[str]:
+    """Questions to judge: a ``.jsonl`` file's ``question`` fields, or any other file's non-empty lines."""
+    import json
+
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), f"cannot read the questions file: {exc}") from None
+    if path.suffix != ".jsonl":
+        return [x.strip() for x in lines if x.strip()]
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            question = json.loads(line).get("question")
+        except (ValueError, AttributeError):
+            question = None
+        if not isinstance(question, str) or not question.strip():
+            raise InputError(str(path), "expected a JSON object with a non-empty string field 'question'", line=n)
+        out.append(question.strip())
+    return out
+
+
+def judge_questions(kb, questions: list[str], judge, progress=lambda n: None) -> dict[str, int]:
+    """Ask each question (the graph's reader and settings), have ``judge`` grade the answer against
+    the passages it cites, and store the verdict as AI feedback (``ai:<judge name>``): "correct" and
+    supported becomes "good" with the cited passages marked relevant (training data for ``kg tune``),
+    "correct" without support "partly", "incorrect" "bad". Abstentions and "unsure" are counted,
+    not stored. Returns the counts, with ``added``: how many records were new."""
+    from reason.judge import judge_answer
+
+    counts = {"asked": 0, "not_found": 0, "good": 0, "partly": 0, "bad": 0, "unsure": 0}
+    records = []
+    for question in questions:
+        answer = kb.ask(question)
+        counts["asked"] += 1
+        progress(1)
+        if not answer.found:
+            counts["not_found"] += 1
+            continue
+        verdict = judge_answer(judge, answer)
+        if verdict.label == "unsure":
+            counts["unsure"] += 1
+            continue
+        good = verdict.label == "correct" and verdict.supported
+        label = "good" if good else ("partly" if verdict.label == "correct" else "bad")
+        counts[label] += 1
+        cited = tuple(dict.fromkeys(c.passage_id for c in answer.citations)) if good else ()
+        records.append(Feedback(question, answer.text, label, f"ai:{judge.name}",
+                                evidence=tuple((e.passage_id, e.rank) for e in answer.evidence), relevant=cited,
+                                graph_version=store.saved_at(kb.path),
+                                created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+    counts["added"] = kb.feedback_store.add(records)
+    return counts

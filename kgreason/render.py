@@ -143,7 +143,16 @@ def versions(rows: list[dict], active: int) -> str:
 
 def tune_report(r) -> str:
     verdict = "activated" if r.activated else "kept inactive: it did not beat the active version"
+    parts = r.settings.get("validation_recall_per_part", {})
+    per_part = f" (after each part: {', '.join(f'{n} {v:.3f}' for n, v in parts.items())})" if parts else ""
     return (f"model version {r.version}: validation Recall@5 {r.recall_before:.3f} -> {r.recall_after:.3f} "
-            f"on {r.validation_questions} held-out questions; {verdict}\n"
+            f"on {r.validation_questions} held-out questions{per_part}; {verdict}\n"
             f"trained on {r.train_questions} questions ({', '.join(f'{k} {v}' for k, v in r.sources.items())}) "
             f"in {r.seconds:.0f} s ({r.cpu_seconds:.0f} CPU s)")
+
+
+def judged(counts: dict[str, int], path) -> str:
+    """``kg feedback --judge``'s summary line."""
+    return (f"judged {counts['asked']} question(s) from {path}: {counts['good']} good, {counts['partly']} partly, "
+            f"{counts['bad']} bad, {counts['unsure']} unsure (not stored), {counts['not_found']} not answered; "
+            f"{counts['added']} new AI feedback record(s)")

@@ -32,21 +32,23 @@ from kg.embedding import Embedder
 from kg.graph import KnowledgeGraph, VectorTable
 from kg.model import Citation, Evidence, Hop, LinkedEntity, Retrieval, ScoredEntity
 from kg.text import name_key
-from kg.vectors import VectorIndex, build_vectors, vectors_usable
+from kg.vectors import VectorIndex, build_vectors, passage_text, vectors_usable
 
 from .exclude import Hidden, hide_documents
 from .fusion import dedup_near_duplicates, diversify, top_standardize
 from .index import BM25Index, top_k
 from .link import MentionFinder, NameTable, link_entities
 from .question import analyse_question
+from .rerank import Reranker, rerank
 from .walk import approximate_pagerank, freeze_graph, personalized_pagerank, shortest_path
 
 class Retriever:
     """Ranks the passages of one graph for questions; see the module docstring for the modes."""
 
     def __init__(self, graph: KnowledgeGraph, embedder: Embedder, finder: MentionFinder | None = None,
-                 config: RetrieveConfig = RetrieveConfig()):
+                 config: RetrieveConfig = RetrieveConfig(), reranker: Reranker | None = None):
         self.graph, self.embedder, self.finder, self.config = graph, embedder, finder, config
+        self.reranker = reranker  # rescoring hybrid's best passages (reason/rerank.py), when one is trained
         self.weights = config.hybrid
         tables = _tables_for(graph, embedder)
         self.passage_ids = tuple(graph.passages)
@@ -83,12 +85,14 @@ class Retriever:
         hidden = hide_documents(self.graph, self.frozen, self.mentions, exclude) if exclude else None
         scores, linked, node_mass = self._score(question, mode, timings, hidden)
         t = time.perf_counter()
-        evidence = self._evidence(scores, k, mode)
+        evidence = self._evidence(scores, k, mode, question)
         entities = self._candidates(node_mass, scores, linked)
         chain = self._chain(linked, entities, evidence, hidden)
         timings["rank"] = time.perf_counter() - t
         timings["total"] = sum(timings.values())
         settings = config.to_dict() | ({"exclude": sorted(hidden.documents)} if hidden else {})
+        if self.reranker is not None and mode == "hybrid":
+            settings["reranker"] = self.reranker.name
         return Retrieval(question, mode, evidence, chain, tuple(linked), entities, timings, settings)
 
     def components(self, question: str, timings: dict[str, float] | None = None) -> dict[str, np.ndarray]:
@@ -184,11 +188,20 @@ class Retriever:
         return np.maximum(_row_max(self.links, gain), _row_max(self.links_in, gain))
 
     # ---- outputs ------------------------------------------------------------------------------
-    def _evidence(self, scores: np.ndarray, k: int, mode: str) -> tuple[Evidence, ...]:
+    def _evidence(self, scores: np.ndarray, k: int, mode: str, question: str = "") -> tuple[Evidence, ...]:
         if not len(scores):
             return ()
-        order = [row for row in top_k(scores, k * 3 + 5) if np.isfinite(scores[row])]  # -inf: excluded
+        reranking = self.reranker is not None and mode == "hybrid"
+        pool = max(k * 3 + 5, self.config.rerank_candidates) if reranking else k * 3 + 5
+        order = [row for row in top_k(scores, pool) if np.isfinite(scores[row])]  # -inf: excluded
         order = dedup_near_duplicates(order, self.passage_index.vectors, self._texts, self.weights.dedup)
+        if reranking:
+            n = self.config.rerank_candidates
+            top = order[:n]
+            scores = scores.copy()
+            scores[top] = rerank(question, scores[top], [passage_text(self.graph, self.passage_ids[r]) for r in top],
+                                 self.reranker, self.config.rerank_weight)
+            order = sorted(top, key=lambda r: -scores[r]) + order[n:]
         if mode == "hybrid":
             order = diversify(order, scores, self._titles, self.weights.same_title, k)
         order = order[:k]

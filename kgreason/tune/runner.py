@@ -1,6 +1,7 @@
 """One ``kg tune`` run: training data from the feedback store, a fine-tuned embedder, the graph's
-vectors re-embedded with it into a new model version, and activation only if it retrieves the
-held-out questions better than the active version.
+vectors re-embedded with it into a new model version, a cross-encoder reranker trained behind it
+(kept only if it adds to the tuned embedder on the held-out questions), and activation only if the
+version retrieves the held-out questions better than the active one.
 
 >>> report = tune(".kg/samples", steps=50)                # doctest: +SKIP
 >>> report.activated, report.recall_before, report.recall_after   # doctest: +SKIP
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import resource
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,14 +22,17 @@ from kg.embedding import CachedEmbedder
 from kg.errors import ConfigError
 from kg.graph import VectorTable
 from kg.vectors import build_vectors, item_texts
+from reason.rerank import CrossEncoderReranker
 
 from ..progress import stage
 from . import versions
 from .data import TrainingQuestion, passage_recall, split, training_questions
 from .embedder import base_model_folder, export_onnx, train_embedder
+from .reranker import RerankGroup, train_reranker
 
 MIN_QUESTIONS = 10  # fewer training questions than this cannot move an embedder, only overfit it
 VALIDATION_K = 5
+RERANK_NEGATIVES = 3  # hard negatives per training group: the passages hybrid ranks above the answer
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,9 @@ class TuneReport:
 
 
 def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: float = 2e-5, seed: int = 0,
-         validation: float = 0.2, progress: bool = True) -> TuneReport:
-    """Fine-tune the embedder of the graph in ``graph_dir`` on its feedback (see the module docstring)."""
+         validation: float = 0.2, reranker_steps: int = 200, progress: bool = True) -> TuneReport:
+    """Fine-tune the embedder, then the reranker, of the graph in ``graph_dir`` on its feedback (see the
+    module docstring); ``reranker_steps=0`` trains no reranker."""
     import kgreason
 
     started, cpu = time.perf_counter(), _cpu()
@@ -63,25 +69,47 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
     before = _recall(kb, held_out)
     parent = versions.active_version(graph_dir)
     staging = versions.staging_dir(graph_dir)
-    triplets = _triplets(kb, train)
+    parts, timings = {}, {}
+    t = _cpu()
     with stage("tune embedder", steps, "step", progress) as step:
-        st_folder = train_embedder(_start_from(graph_dir, parent), triplets, staging / "embedder", steps=steps,
-                                   batch_size=batch_size, lr=lr, seed=seed, progress=step)
+        st_folder = train_embedder(_start_from(graph_dir, parent), _triplets(kb, train), staging / "embedder",
+                                   steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=step)
     export_onnx(st_folder, staging / "onnx")
     candidate = versions.open_embedder(staging)
     index = kb.build_config.index
     texts = item_texts(kb.graph, index.entities, index.facts)
     with stage("re-embed", sum(len(ids) for ids, _ in texts.values()), "text", progress) as step:
         tables = _reembed(kb, candidate, step)
-    after = _recall(kgreason.KnowledgeBase(graph_dir, _with_vectors(kb.graph, tables), embedder=candidate), held_out)
+    tuned = kgreason.KnowledgeBase(graph_dir, _with_vectors(kb.graph, tables), embedder=candidate, reranker=kb.reranker)
+    parts["embedder"] = _recall(tuned, held_out)
+    timings["embedder"] = round(_cpu() - t, 1)
+    after = parts["embedder"]
+    reranker = kb.reranker
+    if reranker_steps:
+        t = _cpu()
+        with stage("tune reranker", reranker_steps, "step", progress) as step:
+            folder = train_reranker(_reranker_start(graph_dir, parent), _groups(tuned, train), staging / "reranker",
+                                    steps=reranker_steps, seed=seed, progress=step)
+        tuned.reranker, tuned._retriever = CrossEncoderReranker(folder), None
+        parts["reranker"] = _recall(tuned, held_out)
+        timings["reranker"] = round(_cpu() - t, 1)
+        if parts["reranker"] > after:  # kept only when it adds to the tuned embedder
+            after, reranker = parts["reranker"], tuned.reranker
+        else:
+            shutil.rmtree(folder)
+    if reranker is not None and reranker is kb.reranker and parent:  # carried over: the version keeps it
+        shutil.copytree(versions.version_dir(graph_dir, parent) / "reranker", staging / "reranker")
     number = versions.next_number(graph_dir)
     settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "validation": validation,
-                "max_length": 128, "loss": "multiple negatives ranking, 1 hard negative"}
+                "max_length": 128, "loss": "multiple negatives ranking, 1 hard negative",
+                "reranker_steps": reranker_steps, "reranker_loss": f"listwise softmax, {RERANK_NEGATIVES} hard negatives",
+                "validation_recall_per_part": {k: round(v, 4) for k, v in parts.items()}, "cpu_seconds_per_part": timings}
     report = TuneReport(number, after > before, round(before, 4), round(after, 4), len(train), len(held_out),
                         dict(collections.Counter(q.source for q in questions)),
                         round(time.perf_counter() - started, 1), round(_cpu() - cpu, 1), settings)
     versions.save_vectors(staging, tables)
-    versions.commit(graph_dir, staging, {"version": number, "parent": parent, "parts": ["embedder"],
+    kept = ["embedder"] + (["reranker"] if (staging / "reranker").is_dir() else [])
+    versions.commit(graph_dir, staging, {"version": number, "parent": parent, "parts": kept,
                                          "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                          "base": str(base_model_folder()), **asdict(report)})
     if report.activated:
@@ -92,6 +120,24 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
 def _start_from(graph_dir, parent: int) -> Path:
     """The continuous loop: a run starts from the active version's embedder."""
     return versions.version_dir(graph_dir, parent) / "embedder" if parent else base_model_folder()
+
+
+def _reranker_start(graph_dir, parent: int) -> Path:
+    """The active version's reranker when it has one, else the packaged MiniLM weights."""
+    folder = versions.version_dir(graph_dir, parent) / "reranker" if parent else None
+    return folder if folder is not None and folder.is_dir() else base_model_folder()
+
+
+def _groups(kb, questions: list[TrainingQuestion]) -> list[RerankGroup]:
+    """(question, relevant passage, the best-ranked passages not marked relevant) per positive: the
+    candidates the reranker will meet, ranked by the retriever it will sit behind."""
+    out = []
+    for q in questions:
+        ranked = [e.passage_id for e in kb.retrieve(q.question, k=RERANK_NEGATIVES + len(q.positives), mode="hybrid").evidence]
+        negatives = [p for p in ranked if p not in q.positives][:RERANK_NEGATIVES]
+        if negatives:
+            out += [RerankGroup(q.question, _text(kb, p), tuple(_text(kb, n) for n in negatives)) for p in q.positives]
+    return out
 
 
 def _triplets(kb, questions: list[TrainingQuestion]) -> list[tuple[str, str, str]]:

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -129,10 +130,20 @@ def save_vectors(folder: Path, tables: dict) -> None:
     np.savez(folder / "vectors.npz", **arrays)
 
 
-def load_active(graph_dir: str | Path):
-    """(embedder, vector tables) of the active version, or None when the base models are active. The
-    tables are re-labelled with the embedder's name as it is computed here, so a graph directory that
-    was moved keeps using them."""
+@dataclass(frozen=True)
+class ActiveModels:
+    """The models of the active version: its embedder, the graph's vectors as that embedder made
+    them, and its reranker (None when the version trained none)."""
+
+    embedder: Any
+    tables: dict[str, Any]
+    reranker: Any = None
+
+
+def load_active(graph_dir: str | Path) -> ActiveModels | None:
+    """The active version's models, or None when the base models are active. The tables are
+    re-labelled with the embedder's name as it is computed here, so a graph directory that was moved
+    keeps using them."""
     number = active_version(graph_dir)
     if not number:
         return None
@@ -146,4 +157,13 @@ def load_active(graph_dir: str | Path):
         names = {key.split(".")[0] for key in data.files}
         tables = {n: VectorTable(tuple(str(i) for i in data[f"{n}.ids"].tolist()), data[f"{n}.vectors"], embedder.name)
                   for n in names}
-    return embedder, tables
+    return ActiveModels(embedder, tables, open_reranker(folder))
+
+
+def open_reranker(folder: Path):
+    """The cross-encoder of a version folder (its ``reranker/``), or None when it has none."""
+    if not (folder / "reranker").is_dir():
+        return None
+    from reason.rerank import CrossEncoderReranker
+
+    return CrossEncoderReranker(folder / "reranker")

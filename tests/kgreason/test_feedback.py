@@ -80,3 +80,48 @@ def test_generated_questions_are_stored_as_ai_feedback_once(graph_dir, tmp_path,
     records = kgreason.open(g).feedback_store.all()
     assert len(records) == 5 and {r.source for r in records} == {"ai:graph-questions"}
     assert all(r.relevant and r.answer and r.question.endswith("?") for r in records)
+
+
+class ScriptedJudge:
+    """Grades by a fixed rule: an answer containing ``right`` is correct and supported, others incorrect."""
+
+    name = "scripted"
+
+    def __init__(self, right):
+        self.right, self.seen = right, []
+
+    def judge(self, question, answer_text, cited_passages):
+        from reason.judge import Verdict
+        self.seen.append((question, answer_text, tuple(cited_passages)))
+        ok = self.right in answer_text
+        return Verdict("correct" if ok else "incorrect", ok, "scripted")
+
+
+def test_judged_answers_become_ai_feedback_with_cited_passages_relevant(graph_dir, tmp_path):
+    import shutil
+
+    from kgreason.labels import judge_questions
+
+    g = shutil.copytree(graph_dir, tmp_path / "g")
+    kb = kgreason.open(g)
+    questions = ["What team was Anna Benson's husband on?", "Who is the mayor of Atlantis?"]
+    expected = kb.ask(questions[0])
+    judge = ScriptedJudge(expected.text)
+    counts = judge_questions(kb, questions, judge)
+    assert counts == {"asked": 2, "not_found": 1, "good": 1, "partly": 0, "bad": 0, "unsure": 0, "added": 1}
+    (record,) = kb.feedback_store.all()
+    assert (record.verdict, record.source, record.answer) == ("good", "ai:scripted", expected.text)
+    assert record.relevant == tuple(dict.fromkeys(c.passage_id for c in expected.citations)) and record.relevant
+    assert judge.seen[0][2]  # the judge read the cited passages
+
+
+def test_kg_feedback_judge_reads_questions_and_names_a_bad_line(graph_dir, tmp_path, capsys):
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"question": "Where is Stanley?"}\n{"q": "x"}\n', encoding="utf-8")
+    assert main(["feedback", str(graph_dir), "--judge", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "q.jsonl:2: expected a JSON object with a non-empty string field 'question'" in err
+    from kgreason.labels import read_question_lines
+    plain = tmp_path / "q.txt"
+    plain.write_text("Where is Stanley?\n\n  Who founded it?  \n", encoding="utf-8")
+    assert read_question_lines(plain) == ["Where is Stanley?", "Who founded it?"]

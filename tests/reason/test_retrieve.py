@@ -213,3 +213,43 @@ def test_samples_hybrid_finds_the_gold_passages(sample_kb):
     gold = {"Van Hook Township, Mountrail County, North Dakota", "Mountrail County Courthouse"}  # the seat: Stanley
     assert gold <= {e.title for e in r.evidence}
     assert r.timings["total"] > 0 and r.mode == "hybrid"
+
+
+class Prefers:
+    """A reranker that scores passages containing ``word`` high and records what it read."""
+
+    def __init__(self, word):
+        self.word, self.name, self.seen = word, f"prefers:{word}", []
+
+    def score(self, question, passages):
+        import numpy as np
+        self.seen.append(list(passages))
+        return np.array([10.0 if self.word in p else 0.0 for p in passages])
+
+
+def test_a_reranker_rescores_hybrid_candidates_and_is_recorded(graph):
+    plain = Retriever(graph, HashingEmbedder(dim=512), FixedFinder([("Blind Shaft", "WORK_OF_ART")]))
+    base = [e.title for e in plain.retrieve(QUESTION, k=3).evidence]
+    reranker = Prefers("Paris is the capital")
+    r = Retriever(graph, HashingEmbedder(dim=512), FixedFinder([("Blind Shaft", "WORK_OF_ART")]),
+                  RetrieveConfig(rerank_weight=5.0), reranker)
+    got = r.retrieve(QUESTION, k=3)
+    assert "Paris" not in base and [e.title for e in got.evidence][0] == "Paris"
+    assert got.settings["reranker"] == "prefers:Paris is the capital"
+    assert all(t.startswith(("Blind Shaft\n", "Li Yang\n", "Xian\n", "Paris\n", "Tea")) for t in reranker.seen[0])  # title, then text
+
+
+def test_a_reranker_leaves_other_modes_and_weight_zero_alone(graph):
+    plain = Retriever(graph, HashingEmbedder(dim=512), FixedFinder([("Blind Shaft", "WORK_OF_ART")]))
+    reranker = Prefers("Paris is the capital")
+    r = Retriever(graph, HashingEmbedder(dim=512), FixedFinder([("Blind Shaft", "WORK_OF_ART")]),
+                  RetrieveConfig(rerank_weight=0.0), reranker)
+    assert [e.passage_id for e in r.retrieve(QUESTION, k=3).evidence] == [e.passage_id for e in plain.retrieve(QUESTION, k=3).evidence]
+    assert "reranker" not in r.retrieve(QUESTION, k=3, mode="dense").settings
+
+
+def test_rerank_settings_are_checked():
+    with pytest.raises(ConfigError, match="retrieve.rerank_candidates: expected at least 1 passage, got 0"):
+        RetrieveConfig(rerank_candidates=0)
+    with pytest.raises(ConfigError, match="retrieve.rerank_weight: expected a weight of 0 or more"):
+        RetrieveConfig(rerank_weight=-1.0)

@@ -128,9 +128,10 @@ def test_kg_tune_end_to_end_on_samples(tmp_path, capsys):
     assert "kg tune: error: kg tune: 0 training and 0 validation questions" in capsys.readouterr().err
     assert main(["feedback", str(g), "--generate"]) == 0 and main(["feedback", str(g), "--import", str(samples / "questions.jsonl")]) == 0
     capsys.readouterr()
-    assert main(["tune", str(g), "--steps", "4", "--no-progress", "--json"]) == 0
+    assert main(["tune", str(g), "--steps", "4", "--reranker-steps", "3", "--no-progress", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["version"] == 1 and report["train_questions"] >= 10 and 0 <= report["recall_after"] <= 1
+    assert set(report["settings"]["validation_recall_per_part"]) == {"embedder", "reranker"}
     assert main(["tune", str(g), "--activate", "1"]) == 0
     import kgreason
 
@@ -138,3 +139,56 @@ def test_kg_tune_end_to_end_on_samples(tmp_path, capsys):
     assert "models/1/onnx/model.onnx" in kb.embedder.name and kb.retrieve("Where is Van Hook Township?").evidence
     assert main(["tune", str(g), "--rollback"]) == 0 and "models/1" not in kgreason.open(g).embedder.name
     assert main(["tune", str(g), "--list"]) == 0 and "  1  " in capsys.readouterr().out
+
+
+# ---- the reranker ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_bert(tiny_st) -> Path:
+    """The tiny BERT under the sentence-transformers folder: what a cross-encoder starts from."""
+    return tiny_st.parent / "bert"
+
+
+GROUPS = [(f"who wrote book {i}?", f"book {i} was written by author {i}.", (f"book {i + 1} is long.", f"author {i} sleeps."))
+          for i in range(8)]
+
+
+def _margin(folder: Path) -> float:
+    """Mean score of each group's positive minus its best negative, by the reranker in ``folder``."""
+    from reason.rerank import CrossEncoderReranker
+
+    r = CrossEncoderReranker(folder)
+    margins = []
+    for q, pos, negs in GROUPS:
+        s = r.score(q, [pos, *negs])
+        margins.append(s[0] - s[1:].max())
+    return float(np.mean(margins))
+
+
+def test_reranker_training_puts_positives_above_hard_negatives_and_is_seeded(tiny_bert, tmp_path):
+    from kgreason.tune.reranker import RerankGroup, train_reranker
+
+    groups = [RerankGroup(q, p, n) for q, p, n in GROUPS]
+    untrained = train_reranker(tiny_bert, groups, tmp_path / "0", steps=0, seed=1)
+    a = train_reranker(tiny_bert, groups, tmp_path / "a", steps=40, batch_size=4, lr=1e-3, seed=1)
+    b = train_reranker(tiny_bert, groups, tmp_path / "b", steps=40, batch_size=4, lr=1e-3, seed=1)
+    assert _margin(untrained) < 0.5 < _margin(a)
+    assert _margin(a) == _margin(b)  # same data and seed: same model
+
+
+def test_reranker_training_needs_negatives(tiny_bert, tmp_path):
+    from kgreason.tune.reranker import RerankGroup, train_reranker
+
+    with pytest.raises(ValueError, match="at least one negative"):
+        train_reranker(tiny_bert, [RerankGroup("q", "p", ())], tmp_path / "x", steps=1)
+
+
+def test_a_version_with_a_reranker_opens_it_and_hybrid_retrieval_uses_it(tiny_bert, tmp_path):
+    from reason.rerank import CrossEncoderReranker
+
+    folder = tmp_path / "models" / "1"
+    (folder).mkdir(parents=True)
+    assert versions.open_reranker(folder) is None
+    import shutil
+    shutil.copytree(tiny_bert, folder / "reranker")
+    assert isinstance(versions.open_reranker(folder), CrossEncoderReranker)
