@@ -126,7 +126,26 @@ def _build(sources, out, config: BuildConfig, query, strict, progress, extractor
         store.save_graph(graph, out, state.extractions)
         step(len(graph.passages))
     timings["save"] = time.perf_counter() - t
+    _refresh_tuned_vectors(out, graph, config, progress, timings)
     return _report(out, loaded, graph.stats(), unchanged, new_docs, removed, started, timings)
+
+
+def _refresh_tuned_vectors(out, graph: KnowledgeGraph, config: BuildConfig, progress: bool, timings: dict) -> None:
+    """With a ``kg tune`` version active, its vectors are the ones questions use: embed what the
+    build added with its embedder (reusing the rows of what stayed) and save them with the version,
+    so opening the graph does not re-embed the new documents every time."""
+    from .tune import versions
+
+    active = versions.load_active(out)
+    if active is None:
+        return
+    t = time.perf_counter()
+    ids, _ = zip(*item_texts(graph, config.index.entities, config.index.facts).values())
+    with stage("re-embed (tuned)", sum(len(i) for i in ids), "text", progress) as step:
+        tables = build_vectors(graph, CachedEmbedder(active.embedder), active.tables, entities=config.index.entities,
+                               facts=config.index.facts, progress=step)
+    versions.save_vectors(versions.version_dir(out, versions.active_version(out)), tables)
+    timings["tuned vectors"] = time.perf_counter() - t
 
 
 def _query_settings(settings: Settings) -> dict[str, Any]:

@@ -127,7 +127,10 @@ def save_vectors(folder: Path, tables: dict) -> None:
         arrays[f"{name}.vectors"] = table.vectors
         arrays[f"{name}.ids"] = np.asarray(table.ids, dtype=str)
         arrays[f"{name}.model"] = np.asarray(table.model)
-    np.savez(folder / "vectors.npz", **arrays)
+    tmp = folder / ".vectors.npz.tmp"
+    with open(tmp, "wb") as f:  # then renamed: an interrupted save leaves the previous vectors whole
+        np.savez(f, **arrays)
+    os.replace(tmp, folder / "vectors.npz")
 
 
 @dataclass(frozen=True)

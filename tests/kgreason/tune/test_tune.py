@@ -192,3 +192,23 @@ def test_a_version_with_a_reranker_opens_it_and_hybrid_retrieval_uses_it(tiny_be
     import shutil
     shutil.copytree(tiny_bert, folder / "reranker")
     assert isinstance(versions.open_reranker(folder), CrossEncoderReranker)
+
+
+def test_a_rebuild_refreshes_the_active_version_s_vectors(tiny_st, tiny_corpus, hashing_config, regex_extractor, tmp_path):
+    import kgreason
+    from kg.vectors import build_vectors
+
+    g = tmp_path / "g"
+    kgreason.build([tiny_corpus], g, hashing_config, progress=False, extractor=regex_extractor)
+    staging = versions.staging_dir(g)
+    export_onnx(tiny_st, staging / "onnx")
+    kb = kgreason.open(g)
+    versions.save_vectors(staging, build_vectors(kb.graph, versions.open_embedder(staging)))
+    versions.commit(g, staging, {"version": 1, "parent": 0, "parts": ["embedder"]})
+    versions.activate(g, 1)
+    (tiny_corpus / "hopper.txt").write_text("Grace Hopper wrote Compiler.\n", encoding="utf-8")
+    kgreason.build([tiny_corpus], g, hashing_config, progress=False, extractor=regex_extractor)
+    graph = kgreason.open(g).graph
+    active = versions.load_active(g)
+    assert set(active.tables["passage"].ids) == set(graph.passages) and len(graph.documents) == 4
+    assert not list((g / "models" / "1").glob(".*.tmp"))
