@@ -172,6 +172,24 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if args.host not in LOOPBACK and not args.token:
+        raise KgError(f"kg serve: listening on {args.host} lets other machines in; give --token (every API call must "
+                      "carry it) or serve on 127.0.0.1")
+    import uvicorn
+
+    from .serve.app import create_app
+
+    app = create_app(args.dir, token=args.token, reports_dir=args.reports)
+    where = f"http://{args.host}:{args.port}/" + (f"?token={args.token}" if args.token else "")
+    print(f"kg serve: {args.dir} on {where} (Ctrl-C stops)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def _rate(kb, answer) -> None:
     """``kg ask --rate``: ask the person at the terminal for a verdict and store it."""
     choice = input("Was this answer right? [g]ood, [b]ad, [p]artly, [s]kip: ").strip().lower()[:1]
@@ -254,6 +272,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--activate", type=int, metavar="N", help="make version N active (0: the base models)")
     t.add_argument("--rollback", action="store_true", help="activate the version the active one was trained from")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    s = command("serve", cmd_serve, "a local web page to explore the graph, ask it questions and give feedback")
+    s.add_argument("dir", type=Path, help="graph directory")
+    s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1: this machine only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--token", help="required on every API call; needed to listen beyond loopback")
+    s.add_argument("--reports", type=Path, help="folder of kg eval reports to show")
 
     f = command("feedback", cmd_feedback, "record, import, export or list feedback on answers")
     f.add_argument("dir", type=Path, help="graph directory")

