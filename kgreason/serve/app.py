@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from kg.errors import ConfigError, KgError, NotFoundError
 from kg.lookup import GraphLookup, neighbourhood
@@ -235,7 +236,9 @@ def create_app(graph_dir: str | Path, *, token: str | None = None, reports_dir: 
         k = body.get("k")
         if k is not None and (not isinstance(k, int) or not 1 <= k <= 20):
             raise ConfigError(f"k: expected a whole number from 1 to 20, got {k!r}")
-        return svc.ask(_text(body, "question", required=True), _text(body, "mode"), _text(body, "generator"), k)
+        # in a worker thread: an LLM answer takes seconds, and the page's other calls must not wait on it
+        return await run_in_threadpool(svc.ask, _text(body, "question", required=True), _text(body, "mode"),
+                                       _text(body, "generator"), k)
 
     @app.post("/api/feedback")
     async def add_feedback(request: Request):

@@ -90,7 +90,7 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
         with stage("tune reranker", reranker_steps, "step", progress) as step:
             folder = train_reranker(_reranker_start(graph_dir, parent), _groups(tuned, train), staging / "reranker",
                                     steps=reranker_steps, seed=seed, progress=step)
-        tuned.reranker, tuned._retriever = CrossEncoderReranker(folder), None
+        tuned = kgreason.KnowledgeBase(graph_dir, tuned.graph, embedder=candidate, reranker=CrossEncoderReranker(folder))
         parts["reranker"] = _recall(tuned, held_out)
         timings["reranker"] = round(_cpu() - t, 1)
         if parts["reranker"] > after:  # kept only when it adds to the tuned embedder
