@@ -299,6 +299,12 @@ async function loadAbout() {
   }
   const feedback = Object.entries(s.feedback || {}).map(([k, v]) => k + " " + v).join(", ");
   if (feedback) { const tr = el("tr"); tr.append(el("th", "feedback"), el("td", feedback)); table.append(tr); }
+  for (const [section, values] of Object.entries(s.settings || {})) {
+    const tr = el("tr");
+    tr.append(el("th", section), el("td", JSON.stringify(values)));
+    tr.lastChild.className = "settings";
+    table.append(tr);
+  }
   const box = clear($("reports"));
   const reports = await api("/api/reports");
   if (!reports.length) box.append(el("p", "No kg eval reports (start kg serve with --reports FOLDER)."));
