@@ -81,17 +81,19 @@ def gold_documents(kb, question: dict) -> set[str]:
     return {by_external[i] for i in question.get("supporting_ids", ()) if i in by_external}
 
 
-def run_set(kb, questions: list[dict], generators: dict, k: int, ablate: bool = False) -> dict[str, dict]:
-    """Per generator: EM, F1, found and supported shares, comparison EM/F1, median answer seconds, rows;
-    with ``ablate`` also the abstention figures (see the module docstring)."""
+def run_set(kb, questions: list[dict], generators: dict, k: int, ablate: bool | int = False) -> dict[str, dict]:
+    """Per generator: EM, F1, found and supported shares, comparison EM/F1, median and p95 answer
+    seconds, rows; with ``ablate`` also the abstention figures (see the module docstring), over the
+    first ``ablate`` questions when it is a number."""
     golds = [gold_documents(kb, q) for q in questions]
     retrievals = [kb.retrieve(q["question"], k=k) for q in questions]
-    ablated = [kb.retriever.retrieve(q["question"], k=k, exclude=g) for q, g in zip(questions, golds)] if ablate else []
+    n_ablated = len(questions) if ablate is True else int(ablate)
+    ablated = [kb.retriever.retrieve(q["question"], k=k, exclude=g) for q, g in zip(questions[:n_ablated], golds)]
     out = {}
     for name, gen in generators.items():
         rows = [score(kb, q, r, gen, g) for q, r, g in zip(questions, retrievals, golds)]
         out[name] = summarise(rows)
-        if ablate:
+        if ablated:
             out[name].update(abstention(rows, [score(kb, q, r, gen, g) for q, r, g in zip(questions, ablated, golds)]))
     return out
 
@@ -100,12 +102,18 @@ def score(kb, q: dict, retrieval, generator, gold: set[str]) -> dict:
     """One answered question as a row: prediction, EM, F1, found, supported, gold retrieved, seconds."""
     from reason.answer import answer
 
+    from kg.errors import BackendError
+
     started = time.perf_counter()
-    a = answer(retrieval, kb.graph, generator)
-    prediction = a.text if a.found else ""  # as kg eval scores it: "Not found ..." is no answer, not words
+    try:
+        a = answer(retrieval, kb.graph, generator)
+        text, found, supported, error = a.text, a.found, a.supported, ""
+    except BackendError as e:  # one bad reply is a row of its own, counted, not the end of an hour's run
+        text, found, supported, error = "", False, False, str(e)
+    prediction = text if found else ""  # as kg eval scores it: "Not found ..." is no answer, not words
     return {
-        "id": q["id"], "question": q["question"], "gold": q["answers"], "prediction": a.text,
-        "found": a.found, "supported": a.supported, "em": exact_match(prediction, q["answers"]),
+        "id": q["id"], "question": q["question"], "gold": q["answers"], "prediction": text, "error": error,
+        "found": found, "supported": supported, "em": exact_match(prediction, q["answers"]),
         "f1": token_f1(prediction, q["answers"]), "comparison": is_comparison(q["question"], q["answers"]),
         "gold_retrieved": bool(gold) and gold <= {e.doc_id for e in retrieval.evidence},
         "seconds": time.perf_counter() - started,
@@ -138,26 +146,35 @@ def summarise(rows: list[dict]) -> dict:
         "supported": mean("supported", answered),
         "comparison_questions": len(comp), "comparison_em": mean("em", comp), "comparison_f1": mean("f1", comp),
         "median_answer_ms": round(1000 * statistics.median(r["seconds"] for r in rows), 1) if rows else 0.0,
+        "p95_answer_ms": round(1000 * _p95([r["seconds"] for r in rows]), 1) if rows else 0.0,
+        "errors": sum(bool(r["error"]) for r in rows),
         "rows": rows,
     }
 
 
-def make_generators(names: list[str]) -> dict:
-    """Generators by registry name, or ``name:model`` for a model setting (``local:qwen2.5-0.5b``)."""
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def make_generators(names: list[str], threads: int = 1) -> dict:
+    """Generators by registry name, or ``name:model`` for a model setting (``local:qwen2.5-0.5b``);
+    ``threads`` for the llama.cpp ones."""
     from kg.registry import create
 
     out = {}
     for spec in names:
         name, _, model = spec.partition(":")
+        extra = {"threads": threads} if name == "local" else {}
         out[spec] = create("generator", name, model=model, base_url="", api_key_env="KG_OPENAI_API_KEY",
-                           max_new_tokens=32)
+                           max_new_tokens=32, **extra)
     return out
 
 
 def print_summary(name: str, gen: str, s: dict, errors: int) -> None:
     print(f"{name:22} {gen:30} n={s['questions']:3}  EM {s['em']:.3f}  F1 {s['f1']:.3f}  found {s['found']:.2f}  "
           f"supported {s['supported']:.2f}  comparison EM {s['comparison_em']:.3f} (n={s['comparison_questions']})  "
-          f"median {s['median_answer_ms']:.0f} ms")
+          f"median {s['median_answer_ms']:.0f} ms  p95 {s['p95_answer_ms']:.0f} ms  errors {s['errors']}")
     if "ablated_questions" in s:
         print(f"{'':22} {gen:30} ablated: abstained {s['ablated_abstained']:.2f} (n={s['ablated_questions']}); "
               f"gold retrieved: answered {s['gold_retrieved_answered']:.2f}, right (F1 >= .5) "
@@ -178,16 +195,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--graph-dir", type=Path, default=Path("/tmp/kg-bench"), help="cache of built graphs")
     ap.add_argument("--ablate-gold", action="store_true",
                     help="also ask each question with its gold documents excluded; report abstention")
+    ap.add_argument("--ablate-limit", type=int, default=0, metavar="N",
+                    help="with --ablate-gold: ablate only the first N questions of each set")
+    ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads of the local generators")
     ap.add_argument("--errors", type=int, default=0, metavar="N", help="print N wrong answers per generator")
     ap.add_argument("--json", type=Path, help="write the figures (with per-question rows) here")
     args = ap.parse_args(argv)
-    generators = make_generators(args.generators)
+    generators = make_generators(args.generators, args.threads)
+    ablate = (args.ablate_limit or True) if args.ablate_gold else False
     report = {}
     for name in args.sets:
         folder = args.bench / name
         kb = open_graph(folder / "corpus.jsonl", args.graph_dir / name)
         questions = load_questions(folder / "questions.jsonl", args.limit)
-        report[name] = run_set(kb, questions, generators, args.k, args.ablate_gold)
+        report[name] = run_set(kb, questions, generators, args.k, ablate)
         for gen, s in report[name].items():
             print_summary(name, gen, s, args.errors)
     if args.json:

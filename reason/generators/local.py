@@ -40,13 +40,16 @@ SYSTEM_PROMPT = (
     "numbers of the sources the answer comes from, and \"found\" is false, with an empty answer, when the "
     "sources do not contain the answer."
 )
+# A short answer never needs more; the bound keeps a rambling model's reply inside max_new_tokens, so it
+# stays complete JSON instead of being cut off mid-string.
+MAX_ANSWER_CHARS = 100
 # Key order is generation order: answering before judging "found" worked better for the 1.5B (on a few
 # hand-made questions, "found" first made it claim answers the sources lack).
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "answer": {"type": "string"},
-        "sources": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+        "answer": {"type": "string", "maxLength": MAX_ANSWER_CHARS},
+        "sources": {"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": 8},
         "found": {"type": "boolean"},
     },
     "required": ["answer", "sources", "found"],
