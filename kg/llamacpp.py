@@ -25,13 +25,16 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .cache import cache_root
+from .config import available_cores
 from .errors import BackendError, ConfigError
 from .llm import ChatReply
 
-# benchmarks/llm_speed.py on this project's 2 shared cores (prompt / generation tokens/s): 0.5B 54/23 on
-# 1 thread, 57/12 on 2; 1.5B 27/11 on 1, 33/15 on 2. Two threads lose as soon as the other core is busy
-# (llama.cpp threads spin-wait), so 1 is the safe default; a user with idle cores sets more.
-DEFAULT_THREADS = 1
+# benchmarks/llm_speed.py on this project's 2 cores (prompt / generation tokens/s). With the other core
+# free (2026-12-03): 0.5B 67/21 on 1 thread, 120/33 on 2; 1.5B 29/15 on 1, 56/23 on 2. With the other
+# core busy (an earlier run): 0.5B 54/23 on 1, 57/12 on 2; 1.5B 27/11 on 1, 33/15 on 2 (llama.cpp threads
+# spin-wait). A person asking a question usually has the cores to spare, so two threads (at most the
+# cores this process may use); set fewer when the machine is busy with other work.
+DEFAULT_THREADS = min(2, available_cores())
 DEFAULT_N_CTX = 4096
 SEED = 0
 

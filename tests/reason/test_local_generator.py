@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kg.errors import BackendError
-from kg.llamacpp import LlamaCppChat
+from kg.config import available_cores
+from kg.llamacpp import DEFAULT_THREADS, LlamaCppChat
 from kg.llm import ChatReply
 from kg.model import Citation, Evidence
 from reason.context import Context, ContextSentence, ContextSource
@@ -140,7 +141,7 @@ def test_takes_the_settings_every_generator_gets_and_loads_nothing():
                          max_new_tokens=16, context_tokens=900)
     assert isinstance(gen, Generator)
     assert (gen.name, gen.max_new_tokens) == ("local:qwen2.5-0.5b", 16)
-    assert isinstance(gen.chat_model, LlamaCppChat) and gen.chat_model.threads == 1
+    assert isinstance(gen.chat_model, LlamaCppChat) and gen.chat_model.threads == DEFAULT_THREADS == min(2, available_cores())
     assert LocalGenerator(chat_model=CannedChat("")).name == "local:canned"
 
 
