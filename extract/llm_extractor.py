@@ -153,16 +153,23 @@ def _completed_items(text: str) -> list[Any] | None:
 
 
 def locate(needle: str, text: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
-    """(start, end) of ``needle`` in ``text[start:end]`` ignoring case and runs of white space, on word
-    boundaries; None when it is not written there.
+    """(start, end) of ``needle`` in ``text[start:end]`` ignoring case and white space (runs of it
+    between words, any or none beside punctuation: a model copying "Paris , France" writes "Paris,
+    France"), on word boundaries; None when it is not written there.
 
     >>> locate("new  york", "Born in New York City.")
     (8, 16)
+    >>> locate("Paris, France.", "Born in Paris , France .")
+    (8, 24)
     """
-    words = needle.split()
-    if not words:
+    tokens = re.findall(r"\w+|[^\w\s]", needle)
+    if not tokens:
         return None
-    pattern = r"(?<!\w)" + r"\s+".join(re.escape(w) for w in words) + r"(?!\w)"
+    pattern = r"(?<!\w)" + re.escape(tokens[0])
+    for prev, tok in zip(tokens, tokens[1:]):
+        words = prev[-1].isalnum() or prev[-1] == "_", tok[0].isalnum() or tok[0] == "_"
+        pattern += (r"\s+" if all(words) else r"\s*") + re.escape(tok)
+    pattern += r"(?!\w)"
     m = re.compile(pattern, re.IGNORECASE).search(text, start, len(text) if end is None else end)
     return (m.start(), m.end()) if m else None
 
