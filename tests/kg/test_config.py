@@ -39,7 +39,7 @@ max_new_tokens = 64
 @pytest.mark.parametrize("text, message", [
     ("[retreive]\nk = 3\n", "kg.toml: unknown setting(s) retreive; expected some of ingest, extract, resolve, index, retrieve, generate"),
     ("[retrieve]\nkk = 3\n", "kg.toml: retrieve: unknown setting(s) kk; expected some of mode, k, hops, damping, pagerank, "
-                              "pagerank_epsilon, link, hybrid"),
+                              "pagerank_epsilon, rerank_candidates, rerank_weight, link, hybrid"),
     ("[retrieve]\npagerank = \"fast\"\n", "kg.toml: retrieve.pagerank: expected one of exact, push, got 'fast'"),
     ("[retrieve]\npagerank_epsilon = 0\n", "kg.toml: retrieve.pagerank_epsilon: expected a residual threshold between 0 "
                                           "and 1, got 0.0"),
