@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from .errors import NotFoundError
 from .graph import KnowledgeGraph
-from .model import Entity, Relation
+from .model import Entity, MergeRecord, Relation
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class GraphLookup:
     passages: dict[str, tuple[str, ...]]  # entity id -> passages mentioning it
     counts: dict[str, int]  # entity id -> mentions
     names: tuple[tuple[str, str], ...]  # (casefolded name or alias, entity id), sorted
+    merges: dict[str, tuple[MergeRecord, ...]]  # entity id -> why its mentions were merged into it
 
     @classmethod
     def from_graph(cls, graph: KnowledgeGraph) -> "GraphLookup":
@@ -50,8 +51,12 @@ class GraphLookup:
                 passages[eid].add(m.passage_id)
                 counts[eid] += 1
         names = sorted({(n.casefold(), e.id) for e in graph.entities.values() for n in (e.name, *e.aliases) if n})
+        merges: dict[str, list[MergeRecord]] = defaultdict(list)
+        for m in graph.merges:
+            merges[m.entity_id].append(m)
         return cls(graph, {k: tuple(sorted(v, key=lambda r: (-r.confidence, r.id))) for k, v in rels.items()},
-                   {k: tuple(sorted(v)) for k, v in passages.items()}, dict(counts), tuple(names))
+                   {k: tuple(sorted(v)) for k, v in passages.items()}, dict(counts), tuple(names),
+                   {k: tuple(v) for k, v in merges.items()})
 
     def entity(self, entity_id: str) -> Entity:
         try:

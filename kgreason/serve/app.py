@@ -58,7 +58,7 @@ class Service:
             "id": e.id, "name": e.name, "type": e.type, "aliases": list(e.aliases),
             "mentions": self.lookup.counts.get(e.id, 0),
             "merges": [{"mention": m.mention_text, "reason": m.reason, "score": m.score}
-                       for m in g.merges if m.entity_id == e.id][:50],
+                       for m in self.lookup.merges.get(e.id, ())[:50]],
             "relations": [self._relation(r) for r in rels[:100]], "relations_total": len(rels),
             "documents": [{"id": d, "title": g.documents[d].title, "source": g.documents[d].source}
                           for d in list(docs)[:50] if d in g.documents],
