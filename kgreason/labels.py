@@ -106,7 +106,7 @@ def judge_questions(kb, questions: list[str], judge, progress=lambda n: None) ->
     from reason.judge import judge_answer
 
     counts = {"asked": 0, "not_found": 0, "good": 0, "partly": 0, "bad": 0, "unsure": 0}
-    records = []
+    records, version = [], store.saved_at(kb.path)
     for question in questions:
         answer = kb.ask(question)
         counts["asked"] += 1
@@ -124,7 +124,7 @@ def judge_questions(kb, questions: list[str], judge, progress=lambda n: None) ->
         cited = tuple(dict.fromkeys(c.passage_id for c in answer.citations)) if good else ()
         records.append(Feedback(question, answer.text, label, f"ai:{judge.name}",
                                 evidence=tuple((e.passage_id, e.rank) for e in answer.evidence), relevant=cited,
-                                graph_version=store.saved_at(kb.path),
+                                graph_version=version,
                                 created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
     counts["added"] = kb.feedback_store.add(records)
     return counts
