@@ -37,8 +37,9 @@ def make_extractor(config: BuildConfig):
     """The extractor of the build settings: ``extract.extractor`` on every document, and the LLM
     extractor beside it on the documents matching ``extract.llm_sources``."""
     x = config.extract
+    llm = lambda: registry.create("extractor", "llm", model=x.llm_model, threads=x.llm_threads)  # noqa: E731
     if x.extractor == "llm":
-        return registry.create("extractor", "llm", model=x.llm_model, threads=x.llm_threads)
+        return llm()
     main = registry.create(
         "extractor", x.extractor, model=x.model, batch_size=x.batch_size, workers=x.workers,
         noun_phrases=x.noun_phrases, title_pronouns=x.title_pronouns,
@@ -47,7 +48,7 @@ def make_extractor(config: BuildConfig):
         return main
     from extract.beside import Beside
 
-    return Beside(main, registry.create("extractor", "llm", model=x.llm_model, threads=x.llm_threads), x.llm_sources)
+    return Beside(main, llm(), x.llm_sources)
 
 
 @dataclass
@@ -140,11 +141,11 @@ def _refresh_tuned_vectors(out, graph: KnowledgeGraph, config: BuildConfig, prog
     if active is None:
         return
     t = time.perf_counter()
-    ids, _ = zip(*item_texts(graph, config.index.entities, config.index.facts).values())
-    with stage("re-embed (tuned)", sum(len(i) for i in ids), "text", progress) as step:
+    texts = item_texts(graph, config.index.entities, config.index.facts)
+    with stage("re-embed (tuned)", sum(len(ids) for ids, _ in texts.values()), "text", progress) as step:
         tables = build_vectors(graph, CachedEmbedder(active.embedder), active.tables, entities=config.index.entities,
                                facts=config.index.facts, progress=step)
-    versions.save_vectors(versions.version_dir(out, versions.active_version(out)), tables)
+    versions.save_vectors(versions.version_dir(out, active.number), tables)
     timings["tuned vectors"] = time.perf_counter() - t
 
 

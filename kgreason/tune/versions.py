@@ -135,9 +135,10 @@ def save_vectors(folder: Path, tables: dict) -> None:
 
 @dataclass(frozen=True)
 class ActiveModels:
-    """The models of the active version: its embedder, the graph's vectors as that embedder made
-    them, and its reranker (None when the version trained none)."""
+    """The models of the active version (its ``number``): its embedder, the graph's vectors as that
+    embedder made them, and its reranker (None when the version trained none)."""
 
+    number: int
     embedder: Any
     tables: dict[str, Any]
     reranker: Any = None
@@ -160,7 +161,7 @@ def load_active(graph_dir: str | Path) -> ActiveModels | None:
         names = {key.split(".")[0] for key in data.files}
         tables = {n: VectorTable(tuple(str(i) for i in data[f"{n}.ids"].tolist()), data[f"{n}.vectors"], embedder.name)
                   for n in names}
-    return ActiveModels(embedder, tables, open_reranker(folder))
+    return ActiveModels(number, embedder, tables, open_reranker(folder))
 
 
 def open_reranker(folder: Path):
