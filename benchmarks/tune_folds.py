@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import statistics
 import tempfile
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BENCH = REPO.parent / "shared" / "bench"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # answers.py's scoring
 
 
 def recall(kb, questions: list[dict], k: int, mode: str = "hybrid") -> float:
@@ -50,12 +52,15 @@ def run_fold(graph: Path, labelled: list[dict], evaluated: list[dict], args) -> 
         dense_before = {k: recall(kb, evaluated, k, "dense") for k in (2, 5)}
         started = time.perf_counter()
         report = tune(g, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                      reranker_steps=args.reranker_steps, progress=True)
+                      reranker_steps=args.reranker_steps, reader_steps=args.reader_steps, progress=True)
         versions.activate(g, report.version)  # measure the trained version even if its gate kept it inactive
         tuned = kgreason.open(g)
         after = {k: recall(tuned, evaluated, k) for k in (2, 5)}
         no_reranker = kgreason.open(g, reranker=None)
-        return {"before": before, "after": after, "gate_activated": report.activated,
+        manifest = versions.read_manifest(versions.version_dir(g, report.version))
+        readers = reader_scores(tuned, g / "models" / str(report.version), manifest, evaluated, args) if args.reader_steps else {}
+        return {"before": before, "after": after, "gate_activated": report.activated, "readers": readers,
+                "reader_manifest": manifest.get("reader"), "reader_validation": report.settings.get("reader_validation"),
                 "parts": versions.read_manifest(versions.version_dir(g, report.version))["parts"],
                 "dense": {"before": dense_before, "after": {k: recall(no_reranker, evaluated, k, "dense") for k in (2, 5)}},
                 "hybrid_tuned_embedder_only": {k: recall(no_reranker, evaluated, k) for k in (2, 5)},
@@ -66,6 +71,24 @@ def run_fold(graph: Path, labelled: list[dict], evaluated: list[dict], args) -> 
                 "tune_cpu_seconds": report.cpu_seconds}
 
 
+def reader_scores(kb, version: Path, manifest: dict, evaluated: list[dict], args) -> dict:
+    """EM / F1, answered share and abstention of the base 0.5B and the version's tuned reader, on the
+    same (tuned) retrieval of the first ``--reader-questions`` evaluated questions, the first
+    ``--reader-ablated`` of them also asked with their gold documents excluded. A reader the gate did
+    not keep is gone from the version: then only the base is measured, and the printed line says so."""
+    from answers import run_set
+
+    from reason.generators.local import LocalGenerator
+
+    reader = manifest.get("reader")
+    generators = {"base": LocalGenerator(model="qwen2.5-0.5b")}
+    if reader:
+        generators["tuned"] = LocalGenerator(model=reader["model"], adapter=str(version / "reader" / reader["adapter"]))
+    questions = evaluated[: args.reader_questions]
+    got = run_set(kb, questions, generators, kb.retrieve_config.k, ablate=args.reader_ablated)
+    return {name: {k: v for k, v in r.items() if not k.endswith("rows")} for name, r in got.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH)
@@ -74,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, choices=(1, 2), default=2)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--reranker-steps", type=int, default=200)
+    ap.add_argument("--reader-steps", type=int, default=120, help="LoRA reader steps (0: no reader)")
+    ap.add_argument("--reader-questions", type=int, default=40, help="evaluated questions the readers answer")
+    ap.add_argument("--reader-ablated", type=int, default=20, help="of those, asked again without their gold documents")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--generate", type=int, default=2000, help="generated questions added as AI feedback")
@@ -92,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"(tuned embedder alone {r['hybrid_tuned_embedder_only'][5]:.3f}); CPU s per part {r['cpu_seconds_per_part']}; gate {'activated' if r['gate_activated'] else 'kept inactive'} "
                   f"(validation {r['validation'][0]:.3f} -> {r['validation'][1]:.3f}); {r['train_questions']} training "
                   f"questions {r['sources']}; tune {r['tune_seconds']:.0f} s, {r['tune_cpu_seconds']:.0f} CPU s", flush=True)
+            if r["readers"] and "tuned" not in r["readers"]:
+                print(f"  tuned reader not kept by the gate: validation {r['reader_validation']}", flush=True)
+            for reader, m in r["readers"].items():
+                print(f"  reader {reader}: EM {m['em']:.3f} F1 {m['f1']:.3f} answered {m['found']:.2f} (n={m['questions']}); "
+                      f"ablated abstained {m.get('ablated_abstained', float('nan')):.2f}; gold retrieved answered "
+                      f"{m.get('gold_retrieved_answered', float('nan')):.2f}; median {m['median_answer_ms'] / 1000:.1f} s", flush=True)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
     return 0

@@ -163,11 +163,15 @@ class LoadedModel:
     returns the raw response dict (with llama.cpp's ``timings``). Calls are serialised by a lock
     because the server runs one request slot."""
 
-    def __init__(self, path: Path, threads: int, n_ctx: int):
+    def __init__(self, path: Path, threads: int, n_ctx: int, adapter: Path | None = None):
         import xllamacpp  # lazily: `import kg` must not load the 100 MB llama.cpp library
 
         p = xllamacpp.CommonParams()
         p.model.path = str(path)
+        if adapter is not None:  # a LoRA adapter GGUF (kg tune's reader), applied at full scale
+            if not Path(adapter).is_file():
+                raise BackendError(f"LoRA adapter {str(adapter)!r} does not exist; run `kg tune` again or activate another version")
+            p.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(adapter), 1.0)]
         p.n_ctx, p.n_parallel = n_ctx, 1
         p.cpuparams.n_threads = p.cpuparams_batch.n_threads = threads
         p.sampling.seed = SEED
@@ -175,7 +179,9 @@ class LoadedModel:
         try:
             self.server = xllamacpp.Server(p)
         except RuntimeError as exc:
-            raise BackendError(f"llama.cpp could not load {str(path)!r} ({exc}); expected a llama.cpp GGUF model") from None
+            extra = f" with adapter {str(adapter)!r}" if adapter is not None else ""
+            raise BackendError(f"llama.cpp could not load {str(path)!r}{extra} ({exc}); expected a llama.cpp GGUF model "
+                               "and a LoRA adapter GGUF made for it") from None
         self.path, self.lock = path, threading.Lock()
 
     def complete(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -189,16 +195,16 @@ class LoadedModel:
         return response
 
 
-_LOADED: dict[tuple[str, int, int], LoadedModel] = {}
+_LOADED: dict[tuple[str, int, int, str], LoadedModel] = {}
 _LOADING = threading.Lock()
 
 
-def load_model(path: Path, threads: int, n_ctx: int) -> LoadedModel:
-    """The process-wide ``LoadedModel`` for (path, threads, n_ctx), loading it on first use (seconds)."""
-    key = (str(Path(path).resolve()), threads, n_ctx)
+def load_model(path: Path, threads: int, n_ctx: int, adapter: Path | None = None) -> LoadedModel:
+    """The process-wide ``LoadedModel`` for (path, threads, n_ctx, adapter), loading it on first use (seconds)."""
+    key = (str(Path(path).resolve()), threads, n_ctx, str(Path(adapter).resolve()) if adapter else "")
     with _LOADING:
         if key not in _LOADED:
-            _LOADED[key] = LoadedModel(Path(path), threads, n_ctx)
+            _LOADED[key] = LoadedModel(Path(path), threads, n_ctx, Path(adapter) if adapter else None)
         return _LOADED[key]
 
 
@@ -209,15 +215,17 @@ class LlamaCppChat:
     building one is free.
     """
 
-    def __init__(self, model: str = "", threads: int = DEFAULT_THREADS, n_ctx: int = DEFAULT_N_CTX):
+    def __init__(self, model: str = "", threads: int = DEFAULT_THREADS, n_ctx: int = DEFAULT_N_CTX, adapter: str = ""):
         if threads < 1 or n_ctx < 64:
             raise ConfigError(f"llama.cpp settings: expected threads >= 1 and n_ctx >= 64, got {threads} and {n_ctx}")
-        self.model, self.threads, self.n_ctx = model, threads, n_ctx
+        self.model, self.threads, self.n_ctx, self.adapter = model, threads, n_ctx, adapter
         self.model_name = (model or DEFAULT_MODEL) if not model or model in PACKAGED else Path(model).stem
+        if adapter:  # named by the folder it lives in: a kg tune version's is models/<N>/reader/adapter.gguf
+            self.model_name += f"+lora:{Path(adapter).parent.parent.name if Path(adapter).parent.name == 'reader' else Path(adapter).stem}"
         self.name = f"llamacpp:{self.model_name}"
 
     def loaded(self) -> LoadedModel:
-        return load_model(resolve_model(self.model), self.threads, self.n_ctx)
+        return load_model(resolve_model(self.model), self.threads, self.n_ctx, Path(self.adapter) if self.adapter else None)
 
     def chat(self, messages: list[dict[str, str]], *, max_tokens: int,
              json_schema: dict[str, Any] | None = None) -> ChatReply:

@@ -22,6 +22,7 @@ from kg.export import FORMATS
 from kg.model import VERDICTS
 
 from . import render
+from .tune.reader import READER_STEPS, READER_VALIDATION
 
 
 
@@ -114,6 +115,13 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
         added = add_generated_questions(kb, args.generate or None)
         _emit(args, {"added": added}, lambda: f"added {added} new question(s) generated from the graph's facts")
+        if args.rephrase:
+            from .labels import add_rephrased_questions
+            from .progress import stage
+
+            with stage("rephrase", args.generate or None, "question", not args.no_progress) as step:
+                counts = add_rephrased_questions(kb, _chat(args.rephrase_model, args.rephrase_url), args.generate or None, step)
+            _emit(args, dict(counts), lambda: render.rephrased(counts))
     elif args.judge_file:
         from .labels import judge_questions, read_question_lines
         from .progress import stage
@@ -142,13 +150,18 @@ def _judge(args: argparse.Namespace):
     """The judge of ``kg feedback --judge``: llama.cpp in process, or an OpenAI-compatible server."""
     from reason.judge import LLMJudge
 
-    if args.judge_url:
+    return LLMJudge(_chat(args.judge_model, args.judge_url))
+
+
+def _chat(model: str, url: str | None):
+    """A chat model: ``model`` on the OpenAI-compatible server at ``url``, else llama.cpp in process."""
+    if url:
         from kg.openai_chat import OpenAIChat
 
-        return LLMJudge(OpenAIChat(args.judge_model, args.judge_url))
+        return OpenAIChat(model, url)
     from kg.llamacpp import LlamaCppChat
 
-    return LLMJudge(LlamaCppChat(args.judge_model))
+    return LlamaCppChat(model)
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -167,7 +180,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from .tune.runner import tune
 
     report = tune(args.dir, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                  reranker_steps=args.reranker_steps, progress=not args.no_progress)
+                  reranker_steps=args.reranker_steps, reader_steps=args.reader_steps,
+                  reader_validation=args.reader_validation, progress=not args.no_progress)
     _emit(args, asdict(report), lambda: render.tune_report(report))
     return 0
 
@@ -262,10 +276,14 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--retrieve-only", action="store_true", help="show the ranked evidence only, no answer")
     a.add_argument("--rate", action="store_true", help="then ask whether the answer was right and store the verdict")
 
-    t = command("tune", cmd_tune, "fine-tune the graph's embedder and reranker on its feedback; keep them only if they measure better")
+    t = command("tune", cmd_tune, "fine-tune the graph's embedder, reranker and reader on its feedback; keep them only if they measure better")
     t.add_argument("dir", type=Path, help="graph directory")
     t.add_argument("--steps", type=int, default=200, help="embedder training batches (default 200)")
     t.add_argument("--reranker-steps", type=int, default=200, help="reranker training batches (default 200; 0: no reranker)")
+    t.add_argument("--reader-steps", type=int, default=READER_STEPS,
+                   help=f"LoRA steps of the local reader (default {READER_STEPS}; 0: no reader)")
+    t.add_argument("--reader-validation", type=int, default=READER_VALIDATION,
+                   help=f"held-out questions both readers answer to decide whether the new one is kept (default {READER_VALIDATION})")
     t.add_argument("--batch-size", type=int, default=16, help="questions per batch (default 16)")
     t.add_argument("--seed", type=int, default=0, help="random seed: the same data and seed give the same model")
     t.add_argument("--list", action="store_true", help="list the model versions and which is active")
@@ -287,6 +305,12 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--export", dest="export_file", type=Path, help="write every record to this JSONL file")
     f.add_argument("--generate", type=int, nargs="?", const=0, metavar="N",
                    help="add questions generated from the graph's facts (at most N; all without N) as AI feedback")
+    f.add_argument("--rephrase", action="store_true",
+                   help="with --generate: also have an LLM rephrase the generated questions naturally (kept when they "
+                        "still name the question's entities and do not give the answer)")
+    f.add_argument("--rephrase-model", default="qwen2.5-1.5b",
+                   help="rephrasing model: packaged (qwen2.5-0.5b, qwen2.5-1.5b), .gguf path, or a model on --rephrase-url")
+    f.add_argument("--rephrase-url", help="rephrase on this OpenAI-compatible server instead of in process")
     f.add_argument("--judge", dest="judge_file", type=Path, metavar="FILE",
                    help="ask these questions (one a line, or JSONL with 'question'), have a judge model grade "
                         "each answer, store the verdicts as AI feedback")

@@ -42,7 +42,7 @@ class KnowledgeBase:
 
     def __init__(self, path: str | Path, graph: KnowledgeGraph, *, embedder: Embedder | None = None,
                  finder: Any = None, retrieve_config: RetrieveConfig | None = None,
-                 generate_config: GenerateConfig | None = None, reranker: Any = None):
+                 generate_config: GenerateConfig | None = None, reranker: Any = None, reader: Any = None):
         self.path = Path(path)
         self.graph = graph
         self.settings = graph.settings
@@ -52,6 +52,7 @@ class KnowledgeBase:
         self.generate_config = generate_config or GenerateConfig.from_dict(query.get("generate", {}), "generate")
         self._embedder = embedder
         self.reranker = reranker  # a reason.rerank.Reranker for hybrid retrieval (kg tune trains one)
+        self.reader = reader  # a kg tune reader (versions.TunedReader): what "local" and "combined" run
         self._finder = finder
         self._retriever = None
         self._generators: dict[str, Any] = {}
@@ -115,9 +116,12 @@ class KnowledgeBase:
         config = config or self.generate_config
         name = name or config.generator
         if name not in self._generators:
+            tuned = {}  # the tuned reader stands in for the packaged model, unless a model is named
+            if self.reader is not None and name in ("local", "combined") and not config.model:
+                tuned = {"model": self.reader.model, "adapter": str(self.reader.adapter)}
             self._generators[name] = registry.create(
-                "generator", name, model=config.model, base_url=config.base_url,
-                api_key_env=config.api_key_env, max_new_tokens=config.max_new_tokens,
+                "generator", name, **{"model": config.model, "base_url": config.base_url,
+                                      "api_key_env": config.api_key_env, "max_new_tokens": config.max_new_tokens, **tuned},
             )
         return self._generators[name]
 
@@ -170,6 +174,7 @@ def open(path: str | Path, **options: Any) -> KnowledgeBase:  # noqa: A001 - mir
     if active is not None:
         options["embedder"], graph.vectors = active.embedder, active.tables
         options.setdefault("reranker", active.reranker)
+        options.setdefault("reader", active.reader)
     return KnowledgeBase(path, graph, **options)
 
 

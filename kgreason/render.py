@@ -147,8 +147,26 @@ def tune_report(r) -> str:
     per_part = f" (after each part: {', '.join(f'{n} {v:.3f}' for n, v in parts.items())})" if parts else ""
     return (f"model version {r.version}: validation Recall@5 {r.recall_before:.3f} -> {r.recall_after:.3f} "
             f"on {r.validation_questions} held-out questions{per_part}; {verdict}\n"
+            f"{_reader_line(r.settings)}"
             f"trained on {r.train_questions} questions ({', '.join(f'{k} {v}' for k, v in r.sources.items())}) "
             f"in {r.seconds:.0f} s ({r.cpu_seconds:.0f} CPU s)")
+
+
+def _reader_line(settings: dict) -> str:
+    v = settings.get("reader_validation")
+    if not v:
+        return ""
+    kept = "kept" if settings.get("reader_f1_gain", 0) > 0 else "not kept: it did not beat the active reader"
+    return (f"reader: validation F1 {v['before']['f1']:.3f} -> {v['after']['f1']:.3f}, answered "
+            f"{v['before']['answered']:.0%} -> {v['after']['answered']:.0%} on {v['after']['questions']} held-out "
+            f"questions; {kept}\n")
+
+
+def rephrased(counts: dict[str, int]) -> str:
+    """``kg feedback --generate --rephrase``'s summary line."""
+    return (f"rephrased {counts['kept']} of {counts['asked']} generated question(s) ({counts['rejected']} rejected: a "
+            f"name dropped or the answer given; {counts['failed']} unusable replies); {counts['added']} new AI "
+            "feedback record(s)")
 
 
 def judged(counts: dict[str, int], path) -> str:

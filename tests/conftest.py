@@ -116,9 +116,11 @@ def _byte_chars() -> list[str]:
     return [chr(c) for _, c in sorted(zip(bs, cs))]
 
 
-def write_tiny_gguf(path: Path, hidden: int = 16, layers: int = 2, ffn: int = 32) -> None:
+def write_tiny_gguf(path: Path, hidden: int = 16, layers: int = 2, ffn: int = 32, seed: int | None = None) -> None:
     """A 2-layer llama with a byte-level vocabulary (plus one merge, which llama.cpp requires), a ChatML
-    template and fixed (not random) weights: loads in milliseconds, replies deterministically."""
+    template and fixed (not random) weights: loads in milliseconds, replies deterministically. With a
+    ``seed``, seeded random weights instead: no near-ties between logits, so two runtimes computing the
+    same function give the same greedy reply."""
     import gguf
 
     w = gguf.GGUFWriter(str(path), "llama")
@@ -141,8 +143,14 @@ def write_tiny_gguf(path: Path, hidden: int = 16, layers: int = 2, ffn: int = 32
     w.add_eos_token_id(257)
     w.add_chat_template(CHAT_TEMPLATE)
 
+    rng = np.random.default_rng(seed)
+
     def tensor(name, *shape):
-        w.add_tensor(name, (np.arange(np.prod(shape), dtype=np.float32).reshape(shape) % 7 - 3) / 10)
+        if seed is not None:
+            w.add_tensor(name, (1.0 if name.endswith("norm.weight") else 0.5) * rng.standard_normal(shape).astype(np.float32)
+                         if not name.endswith("norm.weight") else np.ones(shape, dtype=np.float32))
+        else:
+            w.add_tensor(name, (np.arange(np.prod(shape), dtype=np.float32).reshape(shape) % 7 - 3) / 10)
 
     tensor("token_embd.weight", len(tokens), hidden)
     tensor("output_norm.weight", hidden)

@@ -20,11 +20,13 @@ from kg.model import Feedback
 
 @dataclass(frozen=True)
 class TrainingQuestion:
-    """A question, the passage ids that answer it, and where it came from (a feedback source)."""
+    """A question, the passage ids that answer it, where it came from (a feedback source), and its
+    answer ('' when the feedback gave none: a "partly" verdict without a correction)."""
 
     question: str
     positives: tuple[str, ...]
     source: str
+    answer: str = ""
 
 
 def training_questions(records: Sequence[Feedback], passages: set[str]) -> list[TrainingQuestion]:
@@ -36,7 +38,8 @@ def training_questions(records: Sequence[Feedback], passages: set[str]) -> list[
         if f.verdict == "bad" or not positives:
             continue
         if f.question not in out or (f.is_human and not out[f.question].source == "human"):
-            out[f.question] = TrainingQuestion(f.question, positives, f.source)
+            answer = f.correction or (f.answer if f.verdict == "good" else "")
+            out[f.question] = TrainingQuestion(f.question, positives, f.source, answer.strip())
     return [out[q] for q in sorted(out)]
 
 

@@ -1,7 +1,9 @@
 """One ``kg tune`` run: training data from the feedback store, a fine-tuned embedder, the graph's
 vectors re-embedded with it into a new model version, a cross-encoder reranker trained behind it
-(kept only if it adds to the tuned embedder on the held-out questions), and activation only if the
-version retrieves the held-out questions better than the active one.
+(kept only if it adds to the tuned embedder on the held-out questions), a LoRA reader (kept only if it
+answers the held-out questions better than the active reader, on the same retrieval), and activation
+only if the version does better than the active one: it retrieves the held-out questions no worse and
+either retrieves or reads them better.
 
 >>> report = tune(".kg/samples", steps=50)                # doctest: +SKIP
 >>> report.activated, report.recall_before, report.recall_after   # doctest: +SKIP
@@ -28,11 +30,14 @@ from ..progress import stage
 from . import versions
 from .data import TrainingQuestion, passage_recall, split, training_questions
 from .embedder import base_model_folder, export_onnx, train_embedder
+from .reader import (ADAPTER_FILE, BASE_READER, LORA_DIR, READER_STEPS, READER_VALIDATION, base_reader_folder,
+                     reader_examples, reader_scores, train_reader)
 from .reranker import RerankGroup, train_reranker
 
 MIN_QUESTIONS = 10  # fewer training questions than this cannot move an embedder, only overfit it
 VALIDATION_K = 5
 RERANK_NEGATIVES = 3  # hard negatives per training group: the passages hybrid ranks above the answer
+READER_CONTEXT_TOKENS = 800  # training contexts: shorter than the reader's 1,500 at answer time, for speed
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,11 @@ class TuneReport:
 
 
 def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: float = 2e-5, seed: int = 0,
-         validation: float = 0.2, reranker_steps: int = 200, progress: bool = True) -> TuneReport:
-    """Fine-tune the embedder, then the reranker, of the graph in ``graph_dir`` on its feedback (see the
-    module docstring); ``reranker_steps=0`` trains no reranker."""
+         validation: float = 0.2, reranker_steps: int = 200, reader_steps: int = READER_STEPS,
+         reader_validation: int = READER_VALIDATION, progress: bool = True) -> TuneReport:
+    """Fine-tune the embedder, the reranker and the reader of the graph in ``graph_dir`` on its feedback
+    (see the module docstring); ``reranker_steps=0`` / ``reader_steps=0`` train no reranker / reader.
+    The reader is validated on at most ``reader_validation`` held-out questions (each read twice)."""
     import kgreason
 
     started, cpu = time.perf_counter(), _cpu()
@@ -99,17 +106,34 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
             shutil.rmtree(folder)
     if reranker is not None and reranker is kb.reranker and parent:  # carried over: the version keeps it
         shutil.copytree(versions.version_dir(graph_dir, parent) / "reranker", staging / "reranker")
+    reader_gain, reader_meta, reader_validation = 0.0, None, None
+    if reader_steps:
+        t = _cpu()
+        reader_meta = _tune_reader(kb.reader, tuned, train, held_out, staging / "reader", steps=reader_steps, seed=seed,
+                                   validation=reader_validation, start=_reader_start(graph_dir, parent), progress=progress)
+        timings["reader"] = round(_cpu() - t, 1)
+        reader_gain = reader_meta["validation"]["after"]["f1"] - reader_meta["validation"]["before"]["f1"]
+        reader_validation = reader_meta["validation"]
+        if reader_gain <= 0:
+            shutil.rmtree(staging / "reader")
+            reader_meta = None
+    if reader_meta is None and kb.reader is not None and parent:  # carried over, as the reranker is
+        shutil.copytree(versions.version_dir(graph_dir, parent) / "reader", staging / "reader")
+        reader_meta = versions.read_manifest(versions.version_dir(graph_dir, parent)).get("reader")
     number = versions.next_number(graph_dir)
     settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "validation": validation,
                 "max_length": 128, "loss": "multiple negatives ranking, 1 hard negative",
                 "reranker_steps": reranker_steps, "reranker_loss": f"listwise softmax, {RERANK_NEGATIVES} hard negatives",
-                "validation_recall_per_part": {k: round(v, 4) for k, v in parts.items()}, "cpu_seconds_per_part": timings}
-    report = TuneReport(number, after > before, round(before, 4), round(after, 4), len(train), len(held_out),
+                "validation_recall_per_part": {k: round(v, 4) for k, v in parts.items()}, "cpu_seconds_per_part": timings,
+                "reader_steps": reader_steps, "reader_f1_gain": round(reader_gain, 4), "reader_validation": reader_validation}
+    better = after >= before and (after > before or reader_gain > 0)
+    report = TuneReport(number, better, round(before, 4), round(after, 4), len(train), len(held_out),
                         dict(collections.Counter(q.source for q in questions)),
                         round(time.perf_counter() - started, 1), round(_cpu() - cpu, 1), settings)
     versions.save_vectors(staging, tables)
-    kept = ["embedder"] + (["reranker"] if (staging / "reranker").is_dir() else [])
+    kept = ["embedder"] + [part for part in ("reranker", "reader") if (staging / part).is_dir()]
     versions.commit(graph_dir, staging, {"version": number, "parent": parent, "parts": kept,
+                                         **({"reader": reader_meta} if reader_meta else {}),
                                          "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                          "base": str(base_model_folder()), **asdict(report)})
     if report.activated:
@@ -126,6 +150,42 @@ def _reranker_start(graph_dir, parent: int) -> Path:
     """The active version's reranker when it has one, else the packaged MiniLM weights."""
     folder = versions.version_dir(graph_dir, parent) / "reranker" if parent else None
     return folder if folder is not None and folder.is_dir() else base_model_folder()
+
+
+def _reader_start(graph_dir, parent: int) -> Path | None:
+    """The active version's LoRA adapter when it has a reader: the continuous loop for the reader."""
+    folder = versions.version_dir(graph_dir, parent) / "reader" / LORA_DIR if parent else None
+    return folder if folder is not None and folder.is_dir() else None
+
+
+def _tune_reader(current, kb, train: list[TrainingQuestion], held_out: list[TrainingQuestion], out: Path, *,
+                 steps: int, seed: int, validation: int, start: Path | None, progress: bool) -> dict[str, Any]:
+    """Train a LoRA reader on ``train`` as ``kb`` retrieves it and read ``validation`` held-out questions
+    with the active reader (``current``, or the base model) and the new one, on the same retrieval."""
+    from reason.generators.local import LocalGenerator
+
+    model = current.model if current is not None else BASE_READER
+    _, base = base_reader_folder(model)
+    examples = reader_examples(kb, _reader_questions(train, 3 * steps), token_budget=READER_CONTEXT_TOKENS)
+    with stage("tune reader", steps, "step", progress) as step:
+        train_reader(base, examples, out, steps=steps, seed=seed, start=start, progress=step)
+    questions = [q for q in held_out if q.answer][:validation]
+    before = reader_scores(kb, LocalGenerator(model=model, adapter=str(current.adapter) if current else ""), questions)
+    after = reader_scores(kb, LocalGenerator(model=model, adapter=str(out / ADAPTER_FILE)), questions)
+    return {"model": model, "adapter": ADAPTER_FILE, "steps": steps, "continued_from": str(start or ""),
+            "examples": {"answer": sum(e.answerable for e in examples), "abstain": sum(not e.answerable for e in examples)},
+            "context_tokens": READER_CONTEXT_TOKENS, "validation": {"before": before, "after": after}}
+
+
+def _reader_questions(train: list[TrainingQuestion], limit: int) -> list[TrainingQuestion]:
+    """At most ``limit`` questions with answers, people's first (a steps-long run sees only so many),
+    then the others in a stable order that does not depend on how the store sorted them."""
+    import hashlib
+
+    def order(q: TrainingQuestion):
+        return (q.source != "human", hashlib.sha1(q.question.encode("utf-8")).hexdigest())
+
+    return sorted((q for q in train if q.answer), key=order)[:limit]
 
 
 def _groups(kb, questions: list[TrainingQuestion]) -> list[RerankGroup]:

@@ -134,14 +134,23 @@ def save_vectors(folder: Path, tables: dict) -> None:
 
 
 @dataclass(frozen=True)
+class TunedReader:
+    """A version's reader: the llama.cpp ``model`` setting it was trained on and its LoRA ``adapter`` GGUF."""
+
+    model: str
+    adapter: Path
+
+
+@dataclass(frozen=True)
 class ActiveModels:
     """The models of the active version (its ``number``): its embedder, the graph's vectors as that
-    embedder made them, and its reranker (None when the version trained none)."""
+    embedder made them, its reranker and its reader (None when the version trained none)."""
 
     number: int
     embedder: Any
     tables: dict[str, Any]
     reranker: Any = None
+    reader: TunedReader | None = None
 
 
 def load_active(graph_dir: str | Path) -> ActiveModels | None:
@@ -161,7 +170,15 @@ def load_active(graph_dir: str | Path) -> ActiveModels | None:
         names = {key.split(".")[0] for key in data.files}
         tables = {n: VectorTable(tuple(str(i) for i in data[f"{n}.ids"].tolist()), data[f"{n}.vectors"], embedder.name)
                   for n in names}
-    return ActiveModels(number, embedder, tables, open_reranker(folder))
+    return ActiveModels(number, embedder, tables, open_reranker(folder), open_reader(folder))
+
+
+def open_reader(folder: Path) -> TunedReader | None:
+    """The tuned reader of a version folder (manifest ``reader``), or None when it has none."""
+    reader = read_manifest(folder).get("reader") if (folder / "reader").is_dir() else None
+    if not reader:
+        return None
+    return TunedReader(str(reader["model"]), folder / "reader" / str(reader["adapter"]))
 
 
 def open_reranker(folder: Path):

@@ -28,11 +28,12 @@ from .base import Generation, Generator
 
 class CombinedGenerator:
     """See the module docstring. ``model``/``threads``/``n_ctx`` configure the LLM (``LocalGenerator``,
-    the packaged 1.5B by default); ``extractive`` and ``llm`` inject any two generators."""
+    the packaged 1.5B by default, with a LoRA ``adapter`` when given); ``extractive`` and ``llm`` inject
+    any two generators."""
 
     def __init__(self, model: str = "", base_url: str = "", api_key_env: str = "", max_new_tokens: int = 48,
                  context_tokens: int = 0, threads: int = 0, extractive: Generator | None = None,
-                 llm: Generator | None = None):
+                 llm: Generator | None = None, adapter: str = ""):
         if extractive is None:
             from .extractive import ExtractiveGenerator
 
@@ -40,7 +41,8 @@ class CombinedGenerator:
         if llm is None:
             from .local import LocalGenerator
 
-            llm = LocalGenerator(model=model, max_new_tokens=max_new_tokens, **({"threads": threads} if threads else {}))
+            llm = LocalGenerator(model=model, max_new_tokens=max_new_tokens, adapter=adapter,
+                                 **({"threads": threads} if threads else {}))
         self.extractive, self.llm = extractive, llm
         self.name = f"combined:{llm.name}"
 

@@ -62,14 +62,15 @@ JSON_TOKENS = 40
 
 class LocalGenerator:
     """Answers with a ``ChatModel``: by default ``kg.llamacpp.LlamaCppChat`` with ``model``, ``threads`` and
-    ``n_ctx`` (which loads its model on the first question, not here); ``chat_model`` injects any other
+    ``n_ctx`` (which loads its model on the first question, not here), plus a LoRA ``adapter`` GGUF (a
+    ``kg tune`` reader) when given; ``chat_model`` injects any other
     (tests, other backends). ``base_url``, ``api_key_env`` and ``context_tokens`` are accepted and ignored,
     as every generator ignores the settings it has no use for."""
 
     def __init__(self, model: str = "", base_url: str = "", api_key_env: str = "", max_new_tokens: int = 48,
                  context_tokens: int = 0, threads: int = DEFAULT_THREADS, n_ctx: int = DEFAULT_N_CTX,
-                 chat_model: ChatModel | None = None):
-        self.chat_model = chat_model or LlamaCppChat(model, threads, n_ctx)
+                 chat_model: ChatModel | None = None, adapter: str = ""):
+        self.chat_model = chat_model or LlamaCppChat(model, threads, n_ctx, adapter)
         self.max_new_tokens = max_new_tokens
         self.name = f"local:{getattr(self.chat_model, 'model_name', type(self.chat_model).__name__)}"
 

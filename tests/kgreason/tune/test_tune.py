@@ -75,9 +75,12 @@ def _feedback(q, verdict="good", source="human", relevant=("p1",)):
 
 def test_training_questions_keep_relevant_passages_in_the_graph_and_prefer_people():
     records = [_feedback("q1", source="ai:graph-questions", relevant=("p1",)), _feedback("q1", relevant=("p2",)),
-               _feedback("q2", "bad"), _feedback("q3", relevant=("gone",)), _feedback("q4", "partly")]
+               _feedback("q2", "bad"), _feedback("q3", relevant=("gone",)), _feedback("q4", "partly"),
+               Feedback("q5", "Paris, France", "partly", relevant=("p1",), correction=" Paris ", created="T")]
     got = training_questions(records, {"p1", "p2"})
-    assert got == [TrainingQuestion("q1", ("p2",), "human"), TrainingQuestion("q4", ("p1",), "human")]
+    # the answer a reader learns: a good verdict's answer, a correction, none for "partly" without one
+    assert got == [TrainingQuestion("q1", ("p2",), "human", "x"), TrainingQuestion("q4", ("p1",), "human", ""),
+                   TrainingQuestion("q5", ("p1",), "human", "Paris")]
 
 
 def test_the_split_is_by_question_and_stable():
@@ -128,7 +131,7 @@ def test_kg_tune_end_to_end_on_samples(tmp_path, capsys):
     assert "kg tune: error: kg tune: 0 training and 0 validation questions" in capsys.readouterr().err
     assert main(["feedback", str(g), "--generate"]) == 0 and main(["feedback", str(g), "--import", str(samples / "questions.jsonl")]) == 0
     capsys.readouterr()
-    assert main(["tune", str(g), "--steps", "4", "--reranker-steps", "3", "--no-progress", "--json"]) == 0
+    assert main(["tune", str(g), "--steps", "4", "--reranker-steps", "3", "--reader-steps", "0", "--no-progress", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["version"] == 1 and report["train_questions"] >= 10 and 0 <= report["recall_after"] <= 1
     assert set(report["settings"]["validation_recall_per_part"]) == {"embedder", "reranker"}
@@ -212,3 +215,27 @@ def test_a_rebuild_refreshes_the_active_version_s_vectors(tiny_st, tiny_corpus, 
     active = versions.load_active(g)
     assert set(active.tables["passage"].ids) == set(graph.passages) and len(graph.documents) == 4
     assert not list((g / "models" / "1").glob(".*.tmp"))
+
+
+@pytest.mark.e2e
+def test_kg_tune_trains_the_packaged_reader_and_keeps_it_only_if_it_reads_better(tmp_path, capsys):
+    """The reader part end to end with the packaged Qwen2.5 0.5B: LoRA steps, its llama.cpp adapter, both
+    readers on the held-out questions, and a manifest that agrees with the gate."""
+    from kgreason.cli import main
+
+    samples = Path(__file__).resolve().parents[3] / "samples"
+    g = tmp_path / "g"
+    assert main(["build", str(samples / "corpus"), "--out", str(g), "--no-progress"]) == 0
+    assert main(["feedback", str(g), "--generate"]) == 0 and main(["feedback", str(g), "--import", str(samples / "questions.jsonl")]) == 0
+    capsys.readouterr()
+    assert main(["tune", str(g), "--steps", "2", "--reranker-steps", "0", "--reader-steps", "3", "--reader-validation", "2",
+                 "--no-progress", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    v, gain = report["settings"]["reader_validation"], report["settings"]["reader_f1_gain"]
+    assert v["before"]["questions"] == v["after"]["questions"] == 2
+    assert 0 <= v["before"]["f1"] <= 1 and 0 <= v["after"]["f1"] <= 1
+    assert gain == pytest.approx(v["after"]["f1"] - v["before"]["f1"], abs=1e-4)
+    assert report["settings"]["cpu_seconds_per_part"]["reader"] > 0
+    manifest = versions.read_manifest(versions.version_dir(g, 1))
+    adapter = g / "models" / "1" / "reader" / "adapter.gguf"
+    assert ("reader" in manifest["parts"]) == adapter.is_file() == (gain > 0)
