@@ -69,6 +69,25 @@ def add_generated_questions(kb, limit: int | None = None) -> int:
     return kb.feedback_store.add(records)
 
 
+REPHRASED_SOURCE = "ai:rephrased"
+
+
+def add_rephrased_questions(kb, chat, limit: int | None = None, progress=lambda n: None):
+    """The generated questions (the first ``limit``) rephrased by ``chat`` (``feedback.rephrase``),
+    stored as AI feedback beside the template questions with the same answers and passages; returns
+    the rephrasing counts plus ``added`` (new records)."""
+    from feedback.questions import generate_questions
+    from feedback.rephrase import rephrase_questions
+
+    version = store.saved_at(kb.path)
+    kept, counts = rephrase_questions(generate_questions(kb.graph, limit), kb.graph, chat, progress)
+    source = f"{REPHRASED_SOURCE}:{getattr(chat, 'model_name', type(chat).__name__)}"
+    records = [Feedback(text, q.answer, "good", source, relevant=q.passages, graph_version=version, created=version)
+               for q, text in kept]
+    counts["added"] = kb.feedback_store.add(records)
+    return counts
+
+
 JUDGE_VERDICTS = {"correct": "good", "incorrect": "bad"}  # "unsure" is no verdict: counted, not stored
 
 
