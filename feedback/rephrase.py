@@ -3,7 +3,8 @@ reads like the questions people ask ("Li Yang was born in which place?" -> "Wher
 
 The model gets the template question and replies in schema-constrained JSON. A rephrasing is kept only
 when it still names every entity the original names (the names that make it answerable from the
-documents), does not write the answer (unless the original did: a comparison's options), is a question, and differs from the original; otherwise the
+documents), does not write the answer (unless the original did: a comparison's options), asks one
+question (no more interrogative words than the original, or one), is a question, and differs from the original; otherwise the
 template question stands alone. The gold answer and passages carry over unchanged.
 
 >>> class Canned:
@@ -15,6 +16,7 @@ template question stands alone. The gold answer and passages carry over unchange
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Callable, Sequence
 
@@ -26,10 +28,14 @@ from kg.text import name_key
 from .questions import GeneratedQuestion
 
 SYSTEM_PROMPT = (
-    "You rewrite machine-made questions into the natural, fluent question a person would ask. Keep every "
-    "name, title and date exactly as written, do not add facts, and do not answer the question. Reply with a "
-    'JSON object: {"question": "..."}.'
+    "You rewrite machine-made questions into the natural, fluent question a person would ask. Ask exactly one "
+    "short question, for the same missing piece the original asks for (its \"which ...\"), and nothing else. "
+    "Keep every name, title and date exactly as written, do not add facts, and do not answer the question. "
+    'Reply with a JSON object: {"question": "..."}.'
 )
+# "Who wrote the screenplay, and who wrote the story?": the 1.5B likes to add a second question, which the
+# gold answer does not answer
+_ASKS = re.compile(r"\b(?:who|whom|whose|what|when|where|which|how|why)\b", re.IGNORECASE)
 SCHEMA = {
     "type": "object",
     "properties": {"question": {"type": "string", "maxLength": 300}},
@@ -61,7 +67,7 @@ def rephrase(question: str, answer: str, names: Sequence[str], chat: ChatModel) 
     """The model's rephrasing of ``question``, or None when it fails a check (module docstring)."""
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": f"Question: {question}"}]
     text = str(reply_json(chat.chat(messages, max_tokens=MAX_TOKENS, json_schema=SCHEMA)).get("question", "")).strip()
-    if not text.endswith("?") or name_key(text) == name_key(question):
+    if not text.endswith("?") or name_key(text) == name_key(question) or len(_ASKS.findall(text)) > max(1, len(_ASKS.findall(question))):
         return None
     if _contains(text, answer) and not _contains(question, answer):  # a comparison names its answer already
         return None

@@ -165,7 +165,7 @@ def _reader_line(settings: dict) -> str:
 def rephrased(counts: dict[str, int]) -> str:
     """``kg feedback --generate --rephrase``'s summary line."""
     return (f"rephrased {counts['kept']} of {counts['asked']} generated question(s) ({counts['rejected']} rejected: a "
-            f"name dropped or the answer given; {counts['failed']} unusable replies); {counts['added']} new AI "
+            f"name dropped, the answer given or a second question asked; {counts['failed']} unusable replies); {counts['added']} new AI "
             "feedback record(s)")
 
 

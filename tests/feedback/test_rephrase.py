@@ -53,7 +53,8 @@ def test_a_rewrite_is_kept_only_when_it_names_the_entities_and_hides_the_answer(
 
 @pytest.mark.parametrize("rewrite", ["Was Li Yang born in Xian?",          # gives the answer
                                      "Li Yang was born in which place?",   # unchanged
-                                     "Tell me where Li Yang was born"])    # not a question
+                                     "Tell me where Li Yang was born",     # not a question
+                                     "Where was Li Yang born, and when?"])  # two questions
 def test_rewrites_that_give_the_answer_repeat_the_question_or_are_not_questions_are_rejected(rewrite):
     assert rephrase("Li Yang was born in which place?", "Xian", ["Li Yang"],
                     Scripted({"Li Yang was born in which place?": rewrite})) is None
