@@ -106,14 +106,14 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
             shutil.rmtree(folder)
     if reranker is not None and reranker is kb.reranker and parent:  # carried over: the version keeps it
         shutil.copytree(versions.version_dir(graph_dir, parent) / "reranker", staging / "reranker")
-    reader_gain, reader_meta, reader_validation = 0.0, None, None
+    reader_gain, reader_meta, reader_figures = 0.0, None, None
     if reader_steps:
         t = _cpu()
         reader_meta = _tune_reader(kb.reader, tuned, train, held_out, staging / "reader", steps=reader_steps, seed=seed,
                                    validation=reader_validation, start=_reader_start(graph_dir, parent), progress=progress)
         timings["reader"] = round(_cpu() - t, 1)
         reader_gain = reader_meta["validation"]["after"]["f1"] - reader_meta["validation"]["before"]["f1"]
-        reader_validation = reader_meta["validation"]
+        reader_figures = reader_meta["validation"]
         if reader_gain <= 0:
             shutil.rmtree(staging / "reader")
             reader_meta = None
@@ -125,7 +125,7 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
                 "max_length": 128, "loss": "multiple negatives ranking, 1 hard negative",
                 "reranker_steps": reranker_steps, "reranker_loss": f"listwise softmax, {RERANK_NEGATIVES} hard negatives",
                 "validation_recall_per_part": {k: round(v, 4) for k, v in parts.items()}, "cpu_seconds_per_part": timings,
-                "reader_steps": reader_steps, "reader_f1_gain": round(reader_gain, 4), "reader_validation": reader_validation}
+                "reader_steps": reader_steps, "reader_f1_gain": round(reader_gain, 4), "reader_validation": reader_figures}
     better = after >= before and (after > before or reader_gain > 0)
     report = TuneReport(number, better, round(before, 4), round(after, 4), len(train), len(held_out),
                         dict(collections.Counter(q.source for q in questions)),
