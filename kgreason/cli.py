@@ -91,7 +91,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     generate = generate.with_(**{k: v for k, v in (("generator", args.generator), ("model", args.model),
                                                      ("base_url", args.base_url), ("max_new_tokens", args.max_new_tokens))
                                  if v is not None})
-    kb = kgreason.KnowledgeBase(args.dir, kb.graph, retrieve_config=retrieve, generate_config=generate)
+    kb = kb.with_settings(retrieve, generate)  # keeps the active kg tune version's models
     if args.retrieve_only:
         r = kb.retrieve(args.question)
         _emit(args, r.to_dict(), lambda: render.retrieval(r))

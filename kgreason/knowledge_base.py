@@ -57,6 +57,15 @@ class KnowledgeBase:
         self._retriever = None
         self._generators: dict[str, Any] = {}
 
+    def with_settings(self, retrieve_config: RetrieveConfig | None = None,
+                      generate_config: GenerateConfig | None = None) -> "KnowledgeBase":
+        """The same graph and models (the active version's embedder, reranker and reader included) with
+        other retrieve / generate settings."""
+        return KnowledgeBase(self.path, self.graph, embedder=self._embedder, finder=self._finder,
+                             retrieve_config=retrieve_config or self.retrieve_config,
+                             generate_config=generate_config or self.generate_config,
+                             reranker=self.reranker, reader=self.reader)
+
     # ---- inspection -----------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Counts, the build settings, and the retrieve / generate settings questions use by default."""

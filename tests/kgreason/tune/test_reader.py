@@ -171,3 +171,7 @@ def test_an_active_version_with_a_reader_answers_through_its_adapter(serve_graph
     named = kgreason.KnowledgeBase(g, kb.graph, embedder=kb.embedder, reader=reader,
                                    generate_config=kb.generate_config.with_(model="qwen2.5-1.5b"))
     assert named.generator("local").name == "local:qwen2.5-1.5b"  # a model named by the user wins
+    # kg ask's own settings keep the version's models
+    other = kb.with_settings(kb.retrieve_config.with_(k=3), kb.generate_config.with_(max_new_tokens=20))
+    assert (other.reader, other.embedder, other.retrieve_config.k) == (reader, kb.embedder, 3)
+    assert other.generator("local").name == "local:qwen2.5-0.5b+lora:1"
