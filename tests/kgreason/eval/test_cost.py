@@ -75,3 +75,12 @@ def test_roi_relative_to_cheapest_mode():
     assert by["hybrid"].recall_points_per_usd == pytest.approx(5.0)
     assert by["hybrid"].f1_points_gained is None and by["hybrid"].f1_points_per_usd is None
     assert roi_table([]) == []
+
+
+def test_every_registered_generator_has_a_price_class():
+    from kg import registry
+
+    p = load_prices()
+    for name in registry.names("generator"):  # kg eval --generator NAME fails before the run otherwise
+        assert p.llm_for(name) in p.llm.values(), name
+    assert p.llm_for("local") == p.llm["local"] and p.llm_for("combined") == p.llm["local"]
