@@ -220,8 +220,8 @@ class LlamaCppChat:
             raise ConfigError(f"llama.cpp settings: expected threads >= 1 and n_ctx >= 64, got {threads} and {n_ctx}")
         self.model, self.threads, self.n_ctx, self.adapter = model, threads, n_ctx, adapter
         self.model_name = (model or DEFAULT_MODEL) if not model or model in PACKAGED else Path(model).stem
-        if adapter:  # named by the folder it lives in: a kg tune version's is models/<N>/reader/adapter.gguf
-            self.model_name += f"+lora:{Path(adapter).parent.parent.name if Path(adapter).parent.name == 'reader' else Path(adapter).stem}"
+        if adapter:  # named by the folder it lives in: a kg tune version's is models/<N>/reader/adapter.gguf (or closed_book/)
+            self.model_name += f"+lora:{Path(adapter).parent.parent.name if Path(adapter).parent.name in ('reader', 'closed_book') else Path(adapter).stem}"
         self.name = f"llamacpp:{self.model_name}"
 
     def loaded(self) -> LoadedModel:

@@ -181,7 +181,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     report = tune(args.dir, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                   reranker_steps=args.reranker_steps, reader_steps=args.reader_steps,
-                  reader_validation=args.reader_validation, progress=not args.no_progress)
+                  reader_validation=args.reader_validation, closed_book_steps=args.closed_book_steps,
+                  progress=not args.no_progress)
     _emit(args, asdict(report), lambda: render.tune_report(report))
     return 0
 
@@ -284,6 +285,9 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"LoRA steps of the local reader (default {READER_STEPS}; 0: no reader)")
     t.add_argument("--reader-validation", type=int, default=READER_VALIDATION,
                    help=f"held-out questions both readers answer to decide whether the new one is kept (default {READER_VALIDATION})")
+    t.add_argument("--closed-book-steps", type=int, default=0,
+                   help="LoRA steps of a closed-book reader (question -> answer, no sources), for kg eval --arms ft "
+                        "(default 0: none; kg ask never uses it)")
     t.add_argument("--batch-size", type=int, default=16, help="questions per batch (default 16)")
     t.add_argument("--seed", type=int, default=0, help="random seed: the same data and seed give the same model")
     t.add_argument("--list", action="store_true", help="list the model versions and which is active")

@@ -147,7 +147,7 @@ def tune_report(r) -> str:
     per_part = f" (after each part: {', '.join(f'{n} {v:.3f}' for n, v in parts.items())})" if parts else ""
     return (f"model version {r.version}: validation Recall@5 {r.recall_before:.3f} -> {r.recall_after:.3f} "
             f"on {r.validation_questions} held-out questions{per_part}; {verdict}\n"
-            f"{_reader_line(r.settings)}"
+            f"{_reader_line(r.settings)}{_closed_book_line(r.settings)}"
             f"trained on {r.train_questions} questions ({', '.join(f'{k} {v}' for k, v in r.sources.items())}) "
             f"in {r.seconds:.0f} s ({r.cpu_seconds:.0f} CPU s)")
 
@@ -160,6 +160,15 @@ def _reader_line(settings: dict) -> str:
     return (f"reader: validation F1 {v['before']['f1']:.3f} -> {v['after']['f1']:.3f}, answered "
             f"{v['before']['answered']:.0%} -> {v['after']['answered']:.0%} on {v['after']['questions']} held-out "
             f"questions; {kept}\n")
+
+
+def _closed_book_line(settings: dict) -> str:
+    v = settings.get("closed_book_validation")
+    if not v:
+        return ""
+    return (f"closed-book reader (for kg eval --arms ft): validation F1 {v['before']['f1']:.3f} -> {v['after']['f1']:.3f}, "
+            f"answered {v['before']['answered']:.0%} -> {v['after']['answered']:.0%} on {v['after']['questions']} "
+            "held-out questions, no sources\n")
 
 
 def rephrased(counts: dict[str, int]) -> str:

@@ -38,6 +38,7 @@ BASE_READER = "qwen2.5-0.5b"
 READER_VALIDATION = 20  # held-out questions each reader answers for the gate (~7 s an answer for the 0.5B)
 READER_STEPS = 120  # kg tune's default: single-example steps, ~5 s each on 2 cores (benchmarks/tune_folds.py)
 ADAPTER_FILE = "adapter.gguf"
+CLOSED_BOOK_DIR = "closed_book"  # a version's closed-book reader, beside reader/
 LORA_DIR = "lora"
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 # transformers module path -> llama.cpp tensor name, for the llama-style architectures (llama, qwen2, mistral)
@@ -102,6 +103,16 @@ def _example(kb, q: TrainingQuestion, retrieval, token_budget: int, ablated: boo
     if not stating and not gold:
         return ReaderExample(q.question, messages, reply_text("", []), False)
     return None
+
+
+def closed_book_examples(questions: Sequence[TrainingQuestion]) -> list[ReaderExample]:
+    """Closed-book examples for the questions that have an answer: the question alone (no sources) and
+    its answer as the reply ``reason.generators.closed_book`` parses. What such a reader learns, it
+    learns into its weights: the ``ft`` arm of ``kg eval --arms``."""
+    from reason.generators.closed_book import closed_book_messages, closed_book_reply
+
+    return [ReaderExample(q.question, tuple((m["role"], m["content"]) for m in closed_book_messages(q.question)),
+                          closed_book_reply(q.answer), True) for q in questions if q.answer]
 
 
 def cpu_has_bf16() -> bool:
@@ -272,6 +283,26 @@ def reader_scores(kb, generator, questions: Sequence[TrainingQuestion]) -> dict[
                        token_budget=kb.generate_config.context_tokens)
             text, ok = a.text, a.found
         except BackendError:  # a reply cut off or off-schema counts as a wrong answer, not a crash
+            text, ok = "", False
+        scores.append(f1_score(text if ok else "", [q.answer]))
+        found.append(ok)
+    n = max(len(scores), 1)
+    return {"f1": round(sum(scores) / n, 4), "answered": round(sum(found) / n, 4), "questions": len(scores)}
+
+
+def closed_book_scores(reader, questions: Sequence[TrainingQuestion]) -> dict[str, float]:
+    """Mean F1 and the share answered over ``questions`` (those with an answer), answered by the
+    closed-book ``reader`` with no sources: the closed-book reader's validation measure."""
+    from kg.errors import BackendError
+
+    from ..eval.metrics import f1_score
+
+    scores, found = [], []
+    for q in (q for q in questions if q.answer):
+        try:
+            g = reader.answer(q.question)
+            text, ok = g.text, g.found
+        except BackendError:
             text, ok = "", False
         scores.append(f1_score(text if ok else "", [q.answer]))
         found.append(ok)

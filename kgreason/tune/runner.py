@@ -3,7 +3,9 @@ vectors re-embedded with it into a new model version, a cross-encoder reranker t
 (kept only if it adds to the tuned embedder on the held-out questions), a LoRA reader (kept only if it
 answers the held-out questions better than the active reader, on the same retrieval), and activation
 only if the version does better than the active one: it retrieves the held-out questions no worse and
-either retrieves or reads them better.
+either retrieves or reads them better. With ``closed_book_steps`` it also trains a closed-book reader
+(question -> answer, no sources) for ``kg eval --arms ft``; ``kg ask`` never uses it, so it is kept
+whatever it scores, with its validation figures in the manifest.
 
 >>> report = tune(".kg/samples", steps=50)                # doctest: +SKIP
 >>> report.activated, report.recall_before, report.recall_after   # doctest: +SKIP
@@ -30,8 +32,9 @@ from ..progress import stage
 from . import versions
 from .data import TrainingQuestion, passage_recall, split, training_questions
 from .embedder import base_model_folder, export_onnx, train_embedder
-from .reader import (ADAPTER_FILE, BASE_READER, LORA_DIR, READER_STEPS, READER_VALIDATION, base_reader_folder,
-                     reader_examples, reader_scores, train_reader)
+from .reader import (ADAPTER_FILE, BASE_READER, CLOSED_BOOK_DIR, LORA_DIR, READER_STEPS, READER_VALIDATION,
+                     base_reader_folder, closed_book_examples, closed_book_scores, reader_examples, reader_scores,
+                     train_reader)
 from .reranker import RerankGroup, train_reranker
 
 MIN_QUESTIONS = 10  # fewer training questions than this cannot move an embedder, only overfit it
@@ -58,7 +61,7 @@ class TuneReport:
 
 def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: float = 2e-5, seed: int = 0,
          validation: float = 0.2, reranker_steps: int = 200, reader_steps: int = READER_STEPS,
-         reader_validation: int = READER_VALIDATION, progress: bool = True) -> TuneReport:
+         reader_validation: int = READER_VALIDATION, closed_book_steps: int = 0, progress: bool = True) -> TuneReport:
     """Fine-tune the embedder, the reranker and the reader of the graph in ``graph_dir`` on its feedback
     (see the module docstring); ``reranker_steps=0`` / ``reader_steps=0`` train no reranker / reader.
     The reader is validated on at most ``reader_validation`` held-out questions (each read twice)."""
@@ -120,20 +123,34 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
     if reader_meta is None and kb.reader is not None and parent:  # carried over, as the reranker is
         shutil.copytree(versions.version_dir(graph_dir, parent) / "reader", staging / "reader")
         reader_meta = versions.read_manifest(versions.version_dir(graph_dir, parent)).get("reader")
+    closed_meta = None
+    if closed_book_steps:
+        t = _cpu()
+        closed_meta = _tune_closed_book(kb.reader.model if kb.reader else BASE_READER, train, held_out,
+                                        staging / CLOSED_BOOK_DIR, steps=closed_book_steps, seed=seed,
+                                        validation=reader_validation, start=_closed_book_start(graph_dir, parent),
+                                        progress=progress)
+        timings["closed_book"] = round(_cpu() - t, 1)
+    elif parent and (versions.version_dir(graph_dir, parent) / CLOSED_BOOK_DIR).is_dir():  # carried over
+        shutil.copytree(versions.version_dir(graph_dir, parent) / CLOSED_BOOK_DIR, staging / CLOSED_BOOK_DIR)
+        closed_meta = versions.read_manifest(versions.version_dir(graph_dir, parent)).get("closed_book")
     number = versions.next_number(graph_dir)
     settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "validation": validation,
                 "max_length": 128, "loss": "multiple negatives ranking, 1 hard negative",
                 "reranker_steps": reranker_steps, "reranker_loss": f"listwise softmax, {RERANK_NEGATIVES} hard negatives",
                 "validation_recall_per_part": {k: round(v, 4) for k, v in parts.items()}, "cpu_seconds_per_part": timings,
-                "reader_steps": reader_steps, "reader_f1_gain": round(reader_gain, 4), "reader_validation": reader_figures}
+                "reader_steps": reader_steps, "reader_f1_gain": round(reader_gain, 4), "reader_validation": reader_figures,
+                "closed_book_steps": closed_book_steps,
+                "closed_book_validation": closed_meta["validation"] if closed_book_steps else None}
     better = after >= before and (after > before or reader_gain > 0)
     report = TuneReport(number, better, round(before, 4), round(after, 4), len(train), len(held_out),
                         dict(collections.Counter(q.source for q in questions)),
                         round(time.perf_counter() - started, 1), round(_cpu() - cpu, 1), settings)
     versions.save_vectors(staging, tables)
-    kept = ["embedder"] + [part for part in ("reranker", "reader") if (staging / part).is_dir()]
+    kept = ["embedder"] + [part for part in ("reranker", "reader", CLOSED_BOOK_DIR) if (staging / part).is_dir()]
     versions.commit(graph_dir, staging, {"version": number, "parent": parent, "parts": kept,
                                          **({"reader": reader_meta} if reader_meta else {}),
+                                         **({"closed_book": closed_meta} if closed_meta else {}),
                                          "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                          "base": str(base_model_folder()), **asdict(report)})
     if report.activated:
@@ -175,6 +192,28 @@ def _tune_reader(current, kb, train: list[TrainingQuestion], held_out: list[Trai
     return {"model": model, "adapter": ADAPTER_FILE, "steps": steps, "continued_from": str(start or ""),
             "examples": {"answer": sum(e.answerable for e in examples), "abstain": sum(not e.answerable for e in examples)},
             "context_tokens": READER_CONTEXT_TOKENS, "validation": {"before": before, "after": after}}
+
+
+def _closed_book_start(graph_dir, parent: int) -> Path | None:
+    folder = versions.version_dir(graph_dir, parent) / CLOSED_BOOK_DIR / LORA_DIR if parent else None
+    return folder if folder is not None and folder.is_dir() else None
+
+
+def _tune_closed_book(model: str, train: list[TrainingQuestion], held_out: list[TrainingQuestion], out: Path, *,
+                      steps: int, seed: int, validation: int, start: Path | None, progress: bool) -> dict[str, Any]:
+    """Train a closed-book LoRA reader on ``train``'s answers and read ``validation`` held-out questions
+    closed-book with the base model and the new adapter."""
+    from reason.generators.closed_book import ClosedBookReader
+
+    _, base = base_reader_folder(model)
+    examples = closed_book_examples(_reader_questions(train, steps))
+    with stage("tune closed-book reader", steps, "step", progress) as step:
+        train_reader(base, examples, out, steps=steps, seed=seed, start=start, progress=step)
+    questions = [q for q in held_out if q.answer][:validation]
+    before = closed_book_scores(ClosedBookReader(model=model), questions)
+    after = closed_book_scores(ClosedBookReader(model=model, adapter=str(out / ADAPTER_FILE)), questions)
+    return {"model": model, "adapter": ADAPTER_FILE, "steps": steps, "continued_from": str(start or ""),
+            "examples": len(examples), "validation": {"before": before, "after": after}}
 
 
 def _reader_questions(train: list[TrainingQuestion], limit: int) -> list[TrainingQuestion]:

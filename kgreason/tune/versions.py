@@ -181,6 +181,15 @@ def open_reader(folder: Path) -> TunedReader | None:
     return TunedReader(str(reader["model"]), folder / "reader" / str(reader["adapter"]))
 
 
+def open_closed_book(folder: Path) -> TunedReader | None:
+    """The closed-book reader of a version folder (manifest ``closed_book``; ``kg tune --closed-book-steps``),
+    or None when it has none."""
+    meta = read_manifest(folder).get("closed_book") if (folder / "closed_book").is_dir() else None
+    if not meta:
+        return None
+    return TunedReader(str(meta["model"]), folder / "closed_book" / str(meta["adapter"]))
+
+
 def open_reranker(folder: Path):
     """The cross-encoder of a version folder (its ``reranker/``), or None when it has none."""
     if not (folder / "reranker").is_dir():

@@ -175,3 +175,25 @@ def test_an_active_version_with_a_reader_answers_through_its_adapter(serve_graph
     other = kb.with_settings(kb.retrieve_config.with_(k=3), kb.generate_config.with_(max_new_tokens=20))
     assert (other.reader, other.embedder, other.retrieve_config.k) == (reader, kb.embedder, 3)
     assert other.generator("local").name == "local:qwen2.5-0.5b+lora:1"
+
+
+def test_closed_book_examples_ask_the_question_alone_and_the_version_opens_them(tmp_path):
+    from kg.llamacpp import LlamaCppChat
+    from kgreason.tune import versions
+    from kgreason.tune.data import TrainingQuestion
+    from kgreason.tune.reader import CLOSED_BOOK_DIR, closed_book_examples
+
+    qs = [TrainingQuestion("Who founded Acme?", ("d1:p0",), "human", "Ada Lovelace"),
+          TrainingQuestion("Where is Acme?", ("d2:p0",), "human", "")]
+    [ex] = closed_book_examples(qs)
+    assert ex.question == "Who founded Acme?" and ex.answerable
+    assert [role for role, _ in ex.messages] == ["system", "user"] and ex.messages[1][1] == "Question: Who founded Acme?"
+    assert "Sources" not in ex.messages[1][1] and "own knowledge" in ex.messages[0][1]
+    assert json.loads(ex.reply) == {"answer": "Ada Lovelace", "found": True}
+    folder = tmp_path / "models" / "3"
+    (folder / CLOSED_BOOK_DIR).mkdir(parents=True)
+    (folder / versions.MANIFEST).write_text(json.dumps({"format": versions.FORMAT_NAME, "format_version": versions.FORMAT_VERSION, "version": 3, "closed_book": {"model": "qwen2.5-0.5b", "adapter": ADAPTER_FILE}}))
+    reader = versions.open_closed_book(folder)
+    assert reader == versions.TunedReader("qwen2.5-0.5b", folder / CLOSED_BOOK_DIR / ADAPTER_FILE)
+    assert versions.open_reader(folder) is None
+    assert LlamaCppChat("qwen2.5-0.5b", adapter=str(reader.adapter)).model_name == "qwen2.5-0.5b+lora:3"
