@@ -20,7 +20,7 @@ from kg.errors import InputError
 from kg.model import Feedback
 
 from .eval.datasets import load_questions
-from .eval.runner import DocKeys
+from .eval.scoring import DocKeys
 
 
 def import_labels(kb, path: str | Path, roots: tuple[Path, ...] = ()) -> int:

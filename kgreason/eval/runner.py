@@ -18,36 +18,23 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
+from typing import Protocol, Sequence
 
 from kg.cache import cache_root
 from kg.config import RETRIEVAL_MODES, BuildConfig, Settings
 from kg.errors import ConfigError, KgError
-from kg.graph import KnowledgeGraph
-from kg.model import Answer, BuildReport, Evidence, Retrieval
+from kg.model import BuildReport
 from .cost import Prices, load_prices
 from .datasets import Dataset, EvalQuestion, load_dataset, sha256_file
 from .records import BuildStats, EvalReport, RunState
 from .report import make_report, write_report
-from .metrics import QuestionResult, answer_in_context, dedupe, exact_match, f1_score, reciprocal_rank, recall_at_k
+from .metrics import QuestionResult
+from .scoring import (RESULTS_FILE, DocKeys, KnowledgeBaseLike, cpu_seconds, in_plan_order, run_plan,
+                      score_question)
 
 DEFAULT_MODES = RETRIEVAL_MODES
 DEFAULT_K = (1, 2, 5, 10)
-RESULTS_FILE = "results.jsonl"
 
-
-
-class KnowledgeBaseLike(Protocol):
-    """What the runner uses of an opened graph (``kgreason.api.KnowledgeBase``)."""
-
-    graph: KnowledgeGraph
-    settings: dict
-
-    def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> Retrieval: ...
-
-    def ask(self, question: str, *, mode: str | None = None, k: int | None = None, generator: str | None = None) -> Answer: ...
-
-    def close(self) -> None: ...
 
 
 class Engine(Protocol):
@@ -57,11 +44,6 @@ class Engine(Protocol):
               strict: bool = False, progress: bool = True) -> BuildReport: ...
 
     def open(self, path: str | Path, **options) -> KnowledgeBaseLike: ...
-
-
-def _cpu_seconds() -> float:
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def peak_rss_mb() -> float:
@@ -83,9 +65,9 @@ def default_graph_dir(dataset: Dataset, config: BuildConfig) -> Path:
 
 def build_graph(engine: Engine, dataset: Dataset, graph_dir: Path, config: BuildConfig, progress: bool) -> BuildStats:
     """Build or update the graph, measuring wall time, CPU time (with child processes) and peak memory."""
-    t, cpu = time.perf_counter(), _cpu_seconds()
+    t, cpu = time.perf_counter(), cpu_seconds()
     rep = engine.build(list(dataset.sources), graph_dir, config, strict=False, progress=progress)
-    seconds, cpu = time.perf_counter() - t, _cpu_seconds() - cpu
+    seconds, cpu = time.perf_counter() - t, cpu_seconds() - cpu
     reused = rep.documents_added == 0 and rep.documents_removed == 0
     record = graph_dir.with_name(graph_dir.name + ".eval-build.json")
     measured = {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": peak_rss_mb(), "timings": dict(rep.timings)}
@@ -101,92 +83,11 @@ def build_graph(engine: Engine, dataset: Dataset, graph_dir: Path, config: Build
                       {"llm_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, **usage})
 
 
-class DocKeys:
-    """Maps graph documents to the ids gold data uses: the corpus record id, else the document's path
-    relative to the dataset's documents folder ("plugins/index.md"). A file name or stem is accepted
-    for a gold id only when one document has it: three files named index.md are told apart by path.
-    """
-
-    def __init__(self, graph: KnowledgeGraph, roots: Sequence[Path] = (), graph_dir: Path | None = None):
-        self.key: dict[str, str] = {}
-        self.alias: dict[str, str] = {}
-        short: dict[str, set[str]] = {}
-        for doc in sorted(graph.documents.values(), key=lambda d: d.id):
-            path = _relative_path(doc.source.split("#", 1)[0], roots, graph_dir)
-            key = doc.external_id or path
-            self.key[doc.id] = key
-            for name in (doc.external_id, doc.id) if doc.external_id else (path, doc.id):
-                self.alias.setdefault(name, key)
-            if not doc.external_id:
-                for name in {Path(path).name, Path(path).stem}:
-                    short.setdefault(name, set()).add(key)
-        for name, keys in short.items():
-            if len(keys) == 1:
-                self.alias.setdefault(name, next(iter(keys)))
-
-    def gold(self, ids: Iterable[str]) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(self.alias.get(i, i) for i in ids))
-
-    def unresolved(self, ids: Iterable[str]) -> list[str]:
-        return [i for i in ids if i not in self.alias]
-
-    def ranked(self, evidence: Sequence[Evidence]) -> tuple[str, ...]:
-        return tuple(dedupe(self.key.get(e.doc_id, e.doc_id) for e in evidence))
-
-
-def _relative_path(source: str, roots: Sequence[Path], graph_dir: Path | None) -> str:
-    """A document's source path relative to the dataset folder that holds it (as stored: relative to
-    the graph directory's parent, or absolute)."""
-    path = Path(source)
-    if not path.is_absolute() and graph_dir is not None:
-        path = graph_dir.resolve().parent / path
-    for root in roots:
-        folder = root.resolve() if root.is_dir() else root.resolve().parent
-        try:
-            return path.resolve().relative_to(folder).as_posix()
-        except ValueError:
-            continue
-    return Path(source).as_posix()
-
-
-def score_question(kb: KnowledgeBaseLike, q: EvalQuestion, mode: str, keys: DocKeys, k_values: Sequence[int],
-                   answer_k: int, generator: str) -> QuestionResult:
-    """Retrieve (at the largest k) and answer (at ``answer_k``) one question in one mode, and score both."""
-    t0 = time.perf_counter()  # cpu_seconds counts the ask, which retrieves again
-    retrieval = kb.retrieve(q.question, k=max(k_values), mode=mode)
-    t1, c1 = time.perf_counter(), _cpu_seconds()
-    answer = kb.ask(q.question, mode=mode, k=answer_k, generator=generator)
-    t2, c2 = time.perf_counter(), _cpu_seconds()
-    latency = {"retrieve": t1 - t0, "ask": t2 - t1}
-    latency.update({f"retrieve.{s}": float(v) for s, v in retrieval.timings.items()})
-    latency.update({f"ask.{s}": float(v) for s, v in answer.timings.items()})
-    ranked, gold = keys.ranked(retrieval.evidence), keys.gold(q.supporting_ids)
-    prediction = answer.text if answer.found else ""
-    em, f1 = _answer_scores(prediction, answer.found, q.answers)
-    return QuestionResult(
-        question_id=q.id, mode=mode, question=q.question, answers=q.answers, gold=gold,
-        retrieved=ranked[: max(k_values)],
-        recall={str(k): recall_at_k(ranked, gold, k) for k in k_values} if gold else {},
-        reciprocal_rank=reciprocal_rank(ranked, gold) if gold else None,
-        prediction=prediction, found=answer.found, exact_match=em,
-        f1=f1, answer_in_context=answer_in_context(q.answers, [e.text for e in answer.evidence]),
-        latency=latency, cpu_seconds=c2 - c1,
-        usage={k: int(answer.usage.get(k, 0)) for k in ("llm_calls", "prompt_tokens", "completion_tokens")},
-        groups=q.groups(), supported=answer.supported,
-    )
-
-
-def _answer_scores(prediction: str, found: bool, answers: Sequence[str]) -> tuple[float, float]:
-    """EM and F1; on an unanswerable question (no gold answers) abstaining scores 1, answering 0."""
-    if not answers:
-        return (0.0, 0.0) if found else (1.0, 1.0)
-    return exact_match(prediction, answers), f1_score(prediction, answers)
-
-
-def _fingerprint(dataset: Dataset, generator: str, k_values: Sequence[int], answer_k: int, settings: Settings) -> str:
+def _fingerprint(dataset: Dataset, generator: str, k_values: Sequence[int], answer_k: int, settings: Settings,
+                 arms: dict | None = None) -> str:
     data = {"checksums": dataset.checksums(), "generator": generator, "k": list(k_values), "answer_k": answer_k,
             "graph": settings.build.graph_settings(), "retrieve": settings.retrieve.to_dict(),
-            "generate": settings.generate.to_dict()}
+            "generate": settings.generate.to_dict(), **({"arms": arms} if arms else {})}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -200,12 +101,6 @@ def read_results(out: Path) -> list[QuestionResult]:
         except (json.JSONDecodeError, TypeError, KeyError):
             continue  # a line half-written when the process was killed
     return results
-
-
-def _in_plan_order(results: Iterable[QuestionResult], questions: Sequence[EvalQuestion],
-                   modes: Sequence[str]) -> tuple[QuestionResult, ...]:
-    by_key = {(r.question_id, r.mode): r for r in results}
-    return tuple(by_key[(q.id, m)] for q in questions for m in modes if (q.id, m) in by_key)
 
 
 def _previous_results(out: Path, fingerprint: str, resume: bool) -> dict[tuple[str, str], QuestionResult]:
@@ -226,27 +121,11 @@ def run_questions(kb: KnowledgeBaseLike, questions: Sequence[EvalQuestion], mode
                   generator: str, progress: bool, warmup: bool, keys: DocKeys | None = None) -> RunState:
     """Score every (question, mode) not in ``done``, appending each result to results.jsonl at once.
     Ctrl-C stops the loop and returns what finished with ``partial=True``."""
-    from tqdm import tqdm
-
-    keys, started = keys or DocKeys(kb.graph), time.perf_counter()
+    keys = keys or DocKeys(kb.graph)
     plan = [(q, m) for q in questions for m in modes if (q.id, m) not in done]
     warm = _warm_up(kb, plan, modes, answer_k, k_values, generator) if warmup and plan else 0.0
-    results, partial = dict(done), False
-    bar = tqdm(total=len(questions) * len(modes), initial=len(done), desc="eval", unit="run", disable=not progress)
-    try:
-        with open(out / RESULTS_FILE, "a", encoding="utf-8") as fh:
-            for q, mode in plan:
-                bar.set_postfix_str(mode, refresh=False)
-                r = score_question(kb, q, mode, keys, k_values, answer_k, generator)
-                fh.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
-                fh.flush()
-                results[(q.id, mode)] = r
-                bar.update()
-    except KeyboardInterrupt:
-        partial = True
-    finally:
-        bar.close()
-    return RunState(_in_plan_order(results.values(), questions, modes), partial, warm, time.perf_counter() - started)
+    return run_plan(questions, modes, out, done, lambda q, m: score_question(kb, q, m, keys, k_values, answer_k, generator),
+                    progress=progress, warmup_seconds=warm)
 
 
 def _warm_up(kb: KnowledgeBaseLike, plan: Sequence, modes: Sequence[str], answer_k: int,
@@ -278,7 +157,9 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
              config: BuildConfig | Settings | None = None,
              graph_dir: str | Path | None = None, prices: Prices | str | Path | None = None,
              engine: Engine | None = None, resume: bool = False, progress: bool = True, charts: bool = True,
-             warmup: bool = True, command: str | None = None) -> "EvalReport":
+             warmup: bool = True, command: str | None = None, arms: Sequence[str] | None = None,
+             volume: float = 10_000, months: int = 12, label_fraction: float | None = None, folds: int | None = None,
+             tune_options: dict | None = None, reader_model: str = "") -> "EvalReport":
     """Evaluate every mode on ``dataset`` and write report.md, report.json and charts to ``out``.
 
     Returns the report; ``report.partial`` is True when Ctrl-C stopped the run early (the report then
@@ -290,25 +171,55 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
     >>> r = evaluate("samples", "/tmp/eval", modes=["bm25", "graph"], limit=10)   # doctest: +SKIP
     >>> r.roi[0].mode                                                              # doctest: +SKIP
     'bm25'
+
+    With ``arms`` (``kgreason.eval.arms``: closed-book, ft, rag, rag+ft) every arm answers every
+    question instead, the tuned models coming from the graph's active ``kg tune`` version or, with
+    ``label_fraction`` and ``folds``, from training inside the run (``tune_options``: ``kg tune``'s
+    keyword arguments plus ``generate``, the generated questions added); the report then opens with a
+    recommendation for ``volume`` questions a month over ``months``.
     """
     settings = config if isinstance(config, Settings) else Settings.of(build=config)
     generator = generator or settings.generate.generator
     answer_k = settings.retrieve.k if answer_k is None else answer_k
     modes, k_values = _check_options(modes, k_values, answer_k)
+    arm_list = None
+    if arms:
+        from .arms import fold_plan, plan_arms
+
+        arm_list = plan_arms(arms, modes)
+        if (label_fraction is None) != (folds is None):
+            raise ConfigError("--label-fraction and --folds go together: give both to train inside the run, or "
+                              "neither to use the graph's active kg tune version")
+        if volume <= 0 or months < 1:
+            raise ConfigError(f"volume and months: expected a positive volume and at least 1 month, got {volume} and {months}")
+    elif label_fraction is not None or folds is not None:
+        raise ConfigError("--label-fraction and --folds train the tuned arms: give them with --arms")
     started = datetime.now(timezone.utc)
     out, config = Path(out), settings.build
     out.mkdir(parents=True, exist_ok=True)
     prices = prices if isinstance(prices, Prices) else load_prices(prices)
     prices.llm_for(generator)  # an unpriced generator fails now, not after the run
+    if arm_list:
+        for a in arm_list:
+            prices.llm_for(a.reader)
     if engine is None:
         import kgreason as engine  # the front door's build and open are the default engine
     ds = load_dataset(dataset, out / "dataset", questions=questions, limit=limit)
+    if arm_list and folds:
+        fold_plan(ds.questions, label_fraction, folds)  # a bad split fails before the build
     gdir = Path(graph_dir) if graph_dir else default_graph_dir(ds, config)
     gdir.parent.mkdir(parents=True, exist_ok=True)
     build = build_graph(engine, ds, gdir, config, progress)
-    done = _previous_results(out, _fingerprint(ds, generator, k_values, answer_k, settings), resume)
+    arm_settings = None
+    if arm_list:
+        arm_settings = {"arms": [a.name for a in arm_list], "arm_kinds": {a.name: a.kind for a in arm_list},
+                        "arm_readers": {a.name: a.reader for a in arm_list}, "retrieval_modes": list(modes),
+                        "volume": volume, "months": months, "label_fraction": label_fraction, "folds": folds,
+                        "tune_options": dict(tune_options or {}), "reader_model": reader_model}
+    done = _previous_results(out, _fingerprint(ds, generator, k_values, answer_k, settings, arm_settings), resume)
     kb = engine.open(gdir, retrieve_config=settings.retrieve, generate_config=settings.generate)
-    run_settings = {"dataset": str(dataset), "questions_file": str(questions or ""), "modes": list(modes),
+    run_settings = {"dataset": str(dataset), "questions_file": str(questions or ""),
+                    "modes": arm_settings["arms"] if arm_settings else list(modes),
                     "generator": generator, "limit": limit, "k_values": list(k_values), "answer_k": answer_k,
                     "build_config": config.to_dict(), "settings": settings.to_dict(), "graph_dir": str(gdir),
                     "resumed": len(done), "warmup": warmup, "graph_settings": kb.settings}
@@ -322,11 +233,22 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
         write_report(report, out, charts=charts)
         return report
 
+    names = run_settings["modes"]
     try:
-        state = run_questions(kb, ds.questions, modes, out, done, keys=keys, k_values=k_values, answer_k=answer_k,
-                              generator=generator, progress=progress, warmup=warmup)
+        if arm_list:
+            from .arms import run_arms
+
+            kb.close()
+            run_settings.update(arm_settings)
+            state, run_settings["training"] = run_arms(
+                arm_list, ds, gdir, out, done, settings, keys_for=lambda graph, g: DocKeys(graph, ds.sources, g),
+                k_values=k_values, answer_k=answer_k, label_fraction=label_fraction, folds=folds,
+                tune_options=tune_options or {}, model=reader_model, progress=progress, warmup=warmup, cpu=cpu_seconds)
+        else:
+            state = run_questions(kb, ds.questions, modes, out, done, keys=keys, k_values=k_values, answer_k=answer_k,
+                                  generator=generator, progress=progress, warmup=warmup)
     except KgError:
-        finish(RunState(_in_plan_order(read_results(out), ds.questions, modes), True, 0.0, 0.0))
+        finish(RunState(in_plan_order(read_results(out), ds.questions, names), True, 0.0, 0.0))
         raise
     finally:
         kb.close()

@@ -9,7 +9,7 @@ from kg.errors import InputError
 from kg.graph import KnowledgeGraph
 from kg.model import Document
 from kgreason.eval.datasets import parse_question
-from kgreason.eval.runner import DocKeys, _answer_scores
+from kgreason.eval.scoring import DocKeys, answer_scores
 
 
 def _graph(sources: list[str]) -> KnowledgeGraph:
@@ -43,9 +43,9 @@ def test_a_question_can_be_marked_unanswerable(obj):
 
 
 def test_abstaining_on_an_unanswerable_question_is_correct():
-    assert _answer_scores("", False, ()) == (1.0, 1.0)
-    assert _answer_scores("Bob", True, ()) == (0.0, 0.0)
-    assert _answer_scores("Ada Lovelace", True, ("Ada Lovelace",)) == (1.0, 1.0)
+    assert answer_scores("", False, ()) == (1.0, 1.0)
+    assert answer_scores("Bob", True, ()) == (0.0, 0.0)
+    assert answer_scores("Ada Lovelace", True, ("Ada Lovelace",)) == (1.0, 1.0)
 
 
 def test_contradictory_or_missing_answers_are_named():
