@@ -2,7 +2,9 @@
 
 - ``recall_at_k.png``: Recall@k curves, one line per mode;
 - ``latency.png``: median and p95 seconds per question of ``retrieve`` and ``ask``, per mode;
-- ``quality_vs_cost.png``: Recall@5 and F1 against dollars per 1,000 questions, per mode.
+- ``quality_vs_cost.png``: Recall@5 and F1 against dollars per 1,000 questions, per mode (or arm);
+- ``cost_vs_volume.png`` (``kg eval --arms``): total cost against monthly volume per arm, with the
+  break-even points.
 
 >>> write_charts(report, "runs/today")   # doctest: +SKIP
 {'recall_at_k': 'runs/today/recall_at_k.png', ...}
@@ -93,11 +95,41 @@ def quality_cost_chart(report: "EvalReport", path: Path) -> None:
     plt.close(fig)
 
 
+def volume_chart(report: "EvalReport", path: Path) -> None:
+    """Total cost over the horizon against monthly volume per arm, with the break-even points."""
+    import numpy as np
+
+    plt = _plt()
+    d = report.decision
+    months, volume = d["months"], d["volume"]
+    arms = {a["arm"]: a for a in d["arms"]}
+    top = max([volume * 10] + [b["volume"] * 3 for b in d["break_even"]])
+    xs = np.logspace(0, np.log10(max(top, 10)), 200)
+    fig, ax = plt.subplots(figsize=(7.4, 4.4), dpi=110)
+    for i, a in enumerate(arms.values()):
+        ax.plot(xs, a["one_off_usd"] + a["per_question_usd"] * xs * months, color=f"C{i}", label=a["arm"])
+    for b in d["break_even"]:
+        a = arms[b["a"]]
+        ax.scatter([b["volume"]], [a["one_off_usd"] + a["per_question_usd"] * b["volume"] * months], color="black",
+                   s=18, zorder=3)
+    ax.axvline(volume, color="grey", linestyle="--", linewidth=1, label=f"{volume:,.0f} a month")
+    ax.set(xscale="log", yscale="log", xlabel="questions a month", ylabel=f"total cost over {months} months ($)",
+           title="Total cost against volume (dots: break-even points)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def write_charts(report: "EvalReport", out: str | Path) -> dict[str, str]:
-    """Draw the three charts into ``out``; returns chart name -> file path."""
+    """Draw the charts into ``out`` (the volume chart for arms reports); returns chart name -> file path."""
     out = Path(out)
     files = {}
-    for name, draw in (("recall_at_k", recall_chart), ("latency", latency_chart), ("quality_vs_cost", quality_cost_chart)):
+    charts = [("recall_at_k", recall_chart), ("latency", latency_chart), ("quality_vs_cost", quality_cost_chart)]
+    if report.decision and report.decision["arms"]:
+        charts.append(("cost_vs_volume", volume_chart))
+    for name, draw in charts:
         path = out / f"{name}.png"
         draw(report, path)
         files[name] = str(path)

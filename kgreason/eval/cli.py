@@ -7,6 +7,8 @@ exit code 2. Ctrl-C writes a partial report and exits 130.
     kg eval samples --out runs/samples
     kg eval ../shared/bench/musique_combined300 --out runs/msq --modes bm25,hybrid --limit 100
     kg eval --compare runs/before runs/after
+    kg eval ../shared/bench/2wiki_combined164 --out runs/arms --arms closed-book,ft,rag,rag+ft --modes hybrid \
+        --label-fraction 0.5 --folds 2 --volume 20000
 """
 from __future__ import annotations
 
@@ -33,8 +35,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                     "documents with --questions FILE.")
     p.add_argument("dataset", nargs="?", help="dataset folder or file")
     p.add_argument("--out", "-o", help="report folder (created)")
-    p.add_argument("--modes", default=",".join(RETRIEVAL_MODES),
-                   help=f"comma-separated retrieval modes (default {','.join(RETRIEVAL_MODES)})")
+    p.add_argument("--modes", help=f"comma-separated retrieval modes (default {','.join(RETRIEVAL_MODES)}; "
+                                   "with --arms: hybrid)")
     p.add_argument("--generator", choices=registry.names("generator"),
                    help="answer generator (default: generate.generator of --config, else extractive)")
     p.add_argument("--limit", type=int, help="evaluate only the first N questions")
@@ -47,6 +49,26 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in the same --out")
     p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    g = p.add_argument_group("RAG, fine-tuning or both (--arms)")
+    g.add_argument("--arms", help="comma-separated arms: closed-book (base LLM, no retrieval), ft (LLM fine-tuned "
+                                  "closed-book), rag (retrieval + base LLM, and + the extractive reader, per --modes), "
+                                  "rag+ft (tuned retrieval + tuned LLM); instead of comparing modes")
+    g.add_argument("--volume", type=float, default=10_000, help="questions a month the recommendation is for (default 10000)")
+    g.add_argument("--months", type=int, default=12, help="horizon of the total cost (default 12)")
+    g.add_argument("--label-fraction", type=float, help="train the tuned arms inside the run: the share of questions "
+                                                        "labelled per fold, e.g. 0.5 (with --folds)")
+    g.add_argument("--folds", type=int, help="folds by question position: each is evaluated with models trained on "
+                                             "labels from the others (with --label-fraction)")
+    g.add_argument("--generate", type=int, default=2000, help="questions generated from the graph added to each fold's "
+                                                              "labels as AI feedback (default 2000)")
+    g.add_argument("--tune-steps", type=int, default=200, help="embedder steps per fold (default 200)")
+    g.add_argument("--reranker-steps", type=int, default=200, help="reranker steps per fold (default 200; 0: none)")
+    g.add_argument("--reader-steps", type=int, default=120, help="RAG reader LoRA steps per fold (default 120)")
+    g.add_argument("--closed-book-steps", type=int, default=300, help="closed-book reader LoRA steps per fold (default 300)")
+    g.add_argument("--reader-validation", type=int, default=20,
+                   help="held-out questions each fold's readers answer for kg tune's gate (default 20)")
+    g.add_argument("--reader-model", default="", help="the LLM of every LLM arm (default: what the tuned readers "
+                                                      "were trained on, else the packaged qwen2.5-0.5b)")
     p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="show metric changes from report A to report B")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=run, handler=run)
@@ -98,10 +120,15 @@ def run(args: argparse.Namespace) -> int:
         from .runner import evaluate
 
         report = evaluate(
-            args.dataset, args.out, modes=args.modes.split(","), generator=args.generator, limit=args.limit,
+            args.dataset, args.out, modes=(args.modes or ("hybrid" if args.arms else ",".join(RETRIEVAL_MODES))).split(","), generator=args.generator, limit=args.limit,
             k_values=_k_values(args.k), answer_k=args.answer_k, questions=args.questions,
             config=load_settings(args.config), graph_dir=args.graph, prices=args.prices, resume=args.resume,
             progress=not args.no_progress, charts=not args.no_charts, command=" ".join(["kg", *sys.argv[1:]]),
+            arms=args.arms.split(",") if args.arms else None, volume=args.volume, months=args.months,
+            label_fraction=args.label_fraction, folds=args.folds, reader_model=args.reader_model,
+            tune_options={"generate": args.generate, "steps": args.tune_steps, "reranker_steps": args.reranker_steps,
+                          "reader_steps": args.reader_steps, "closed_book_steps": args.closed_book_steps,
+                          "reader_validation": args.reader_validation},
         )
     except KgError as exc:
         print(f"kg eval: error: {exc}", file=sys.stderr)
@@ -111,7 +138,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     summary = _summary(report)
     if args.json:
-        print(json.dumps({**summary, "report": args.out}))
+        print(json.dumps({**summary, "report": args.out,
+                          **({"recommendation": report.decision["recommendation"]} if report.decision else {})}))
     else:
         _print_summary(summary, args.out)
+        if report.decision:
+            print(f"recommendation: {report.decision['recommendation']}")
     return EXIT_INTERRUPTED if report.partial else 0

@@ -48,6 +48,18 @@ class IndexerAssumptions:
 
 
 @dataclass(frozen=True)
+class Labelling:
+    """What a person's label costs: minutes to check an answer and mark its passages, at an hourly rate."""
+
+    minutes_per_label: float = 2.0
+    hourly_usd: float = 40.0
+    source: str = ""
+
+    def usd(self, labels: float) -> float:
+        return labels * self.minutes_per_label / 60 * self.hourly_usd
+
+
+@dataclass(frozen=True)
 class Prices:
     vcpu_hour_usd: float
     cpu_source: str
@@ -55,6 +67,7 @@ class Prices:
     generators: dict[str, str]  # generator name -> key of ``llm``
     indexer: IndexerAssumptions
     path: str = ""
+    labelling: Labelling = Labelling()
 
     def llm_for(self, generator: str) -> LlmPrice:
         """The token price that applies to ``generator``; unknown generators are a config error."""
@@ -104,8 +117,11 @@ def load_prices(path: str | Path | None = None) -> Prices:
         raise ConfigError(f"{where}: llm_indexer_estimate.chars_per_token: expected a positive number, got 0")
     cpu = data.get("cpu", {})
     generators = {str(k): str(v) for k, v in data.get("generators", {}).items()}
+    lab = data.get("labelling", {})
+    labelling = Labelling(_number(lab, "minutes_per_label", f"{where}: labelling"),
+                          _number(lab, "hourly_usd", f"{where}: labelling"), str(lab.get("source", "")))
     return Prices(_number(cpu, "vcpu_hour_usd", f"{where}: cpu"), str(cpu.get("source", "")), llm, generators,
-                  indexer, str(path or ""))
+                  indexer, str(path or ""), labelling)
 
 
 def query_usd(*, cpu_seconds: float, prompt_tokens: float, completion_tokens: float, prices: Prices,

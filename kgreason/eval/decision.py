@@ -97,6 +97,15 @@ def break_even(a: ArmCost, b: ArmCost, *, months: int = 12) -> float | None:
     return volume if volume > 0 else None
 
 
+def money(v: float) -> str:
+    """Dollars readable at any size: cents from $1 up, three significant digits below.
+
+    >>> money(1234.5), money(0.0123456), money(0)
+    ('$1,234.50', '$0.0123', '$0')
+    """
+    return "$0" if v == 0 else f"${v:,.2f}" if abs(v) >= 1 else f"${v:.3g}"
+
+
 def recommend(arms: Sequence[ArmCost], differences: dict[tuple[str, str], Difference], volume: float, *,
               months: int = 12) -> str:
     """Which arm to pick at ``volume`` questions a month and why (module docstring). ``differences``
@@ -118,13 +127,13 @@ def recommend(arms: Sequence[ArmCost], differences: dict[tuple[str, str], Differ
     pick = min(close, key=lambda a: cost[a.arm]) if close else best
     per_1000 = {a.arm: 1000 * a.per_question_usd for a in arms}
     lines = [f"At {volume:,.0f} questions a month over {months} months, pick {pick.arm}: "
-             f"F1 {pick.f1:.3f}, ${cost[pick.arm]:,.2f} in all (${per_1000[pick.arm]:.3f} per 1,000 questions "
-             f"after ${pick.one_off_usd:,.2f} up front)."]
+             f"F1 {pick.f1:.3f}, {money(cost[pick.arm])} in all ({money(per_1000[pick.arm])} per 1,000 questions "
+             f"after {money(pick.one_off_usd)} up front)."]
     if pick is not best:
         d = against_best(pick)
         lines.append(f"{best.arm} scores F1 {best.f1:.3f}, but its gain of {d.mean:+.3f} is within the noise "
                      f"(95% interval {d.low:+.3f} to {d.high:+.3f} on {d.questions} questions) and it costs "
-                     f"${cost[best.arm]:,.2f}.")
+                     f"{money(cost[best.arm])}.")
     else:
         runner = max((a for a in arms if a is not best), key=lambda a: a.f1, default=None)
         d = against_best(runner) if runner is not None else None
@@ -132,10 +141,55 @@ def recommend(arms: Sequence[ArmCost], differences: dict[tuple[str, str], Differ
             verdict = "a real gain" if d.significant else "not shown to be real"
             lines.append(f"Against {runner.arm} (F1 {runner.f1:.3f}) its gain of {d.mean:+.3f} is {verdict} "
                          f"(95% interval {d.low:+.3f} to {d.high:+.3f} on {d.questions} questions).")
-    cheaper = [a for a in arms if a is not pick and (v := break_even(pick, a, months=months)) is not None]
+    cheaper = [a for a in arms if a is not pick and (v := break_even(pick, a, months=months)) is not None
+               and v <= 1000 * volume]  # a break-even a thousand times the volume is no part of this decision
     if cheaper:
         other = min(cheaper, key=lambda a: break_even(pick, a, months=months))
         v = break_even(pick, other, months=months)
         side = "cheaper" if total_cost(other, v * 2, months=months) < total_cost(pick, v * 2, months=months) else "dearer"
         lines.append(f"{other.arm} becomes {side} than {pick.arm} above {v:,.0f} questions a month.")
     return " ".join(lines)
+
+
+CORRECT_F1 = 0.5  # an answer counts as right at token F1 >= 0.5 (cost per correct answer, accuracy)
+
+
+def decide(arms: Sequence[ArmCost], scores: dict[str, dict[str, float]], volume: float, *, months: int = 12,
+           baseline: str | None = None, seed: int = 0) -> dict:
+    """The decision figures of ``kg eval --arms``: F1 differences (paired bootstrap on the questions every
+    arm answered) of each arm against ``baseline`` and of every pair, the break-even volume of every
+    pair, each arm's total and cost per correct answer at ``volume``, and the recommendation.
+    ``scores`` maps arm -> question id -> F1.
+
+    >>> a, b = ArmCost("rag", 1.0, 0.001, 0.5, 0.5), ArmCost("rag+ft", 5.0, 0.001, 0.5, 0.5)
+    >>> d = decide([a, b], {"rag": {"q1": 0.5, "q2": 0.5}, "rag+ft": {"q1": 0.5, "q2": 0.5}}, 100)
+    >>> d["recommendation"].split(":")[0], d["break_even"]
+    ('At 100 questions a month over 12 months, pick rag', [])
+    """
+    names = [a.arm for a in arms]
+    common = sorted(set.intersection(*(set(scores.get(n, {})) for n in names))) if names else []
+    pairs: dict[tuple[str, str], Difference] = {}
+    for i, x in enumerate(names):
+        for y in names[i + 1:]:
+            pairs[(x, y)] = paired_bootstrap([scores[x][q] for q in common], [scores[y][q] for q in common], seed=seed)
+    base = baseline if baseline in names else (names[0] if names else None)
+
+    def row(x: str, y: str) -> dict:  # y's F1 minus x's
+        d = pairs.get((x, y))
+        if d is None:
+            r = pairs[(y, x)]
+            d = Difference(-r.mean, -r.high, -r.low, 1 - r.b_ahead, r.questions)
+        return {"a": x, "b": y, "mean": d.mean, "low": d.low, "high": d.high, "b_ahead": d.b_ahead,
+                "questions": d.questions, "significant": d.significant}
+
+    return {
+        "volume": volume, "months": months, "baseline": base, "questions": len(common), "correct_f1": CORRECT_F1,
+        "arms": [{"arm": a.arm, "f1": a.f1, "accuracy": a.accuracy, "one_off_usd": a.one_off_usd,
+                  "per_question_usd": a.per_question_usd, "total_usd": total_cost(a, volume, months=months),
+                  "cost_per_correct_usd": cost_per_correct(a, volume, months=months)} for a in arms],
+        "against_baseline": [row(base, n) for n in names if n != base] if base else [],
+        "pairs": [row(x, y) for (x, y) in pairs],
+        "break_even": [{"a": x.arm, "b": y.arm, "volume": v} for i, x in enumerate(arms) for y in arms[i + 1:]
+                       if (v := break_even(x, y, months=months)) is not None],
+        "recommendation": recommend(arms, pairs, volume, months=months),
+    }

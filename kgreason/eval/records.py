@@ -62,6 +62,7 @@ class EvalReport:
     roi: tuple[RoiRow, ...]
     run: dict[str, Any]
     results: tuple[QuestionResult, ...]
+    decision: dict[str, Any] | None = None  # kg eval --arms: RAG, fine-tuning or both (decision.decide)
     format: str = REPORT_FORMAT
     version: int = REPORT_VERSION
 

@@ -19,6 +19,7 @@ from kg.errors import InputError
 
 from .charts import write_charts
 from .cost import Prices, index_cost, llm_indexer_estimate, mode_cost, roi_table
+from .decision import CORRECT_F1, ArmCost, decide
 from .datasets import Dataset
 from .metrics import QuestionResult, summarise
 from .records import REPORT_FORMAT, REPORT_VERSION, BuildStats, EvalReport, RunState
@@ -66,8 +67,9 @@ def make_report(ds: Dataset, settings: dict[str, Any], build: BuildStats, state:
     """Aggregate the run into a report (no I/O)."""
     modes, k_values, generator = settings["modes"], settings["k_values"], settings["generator"]
     summaries = {m: summarise([r for r in state.results if r.mode == m], k_values) for m in modes}
+    readers = settings.get("arm_readers") or {}
     costs = {m: mode_cost(m, 0.0 if math.isnan(s.cpu_seconds) else s.cpu_seconds,
-                          {k: (0.0 if math.isnan(v) else v) for k, v in s.usage.items()}, prices, generator)
+                          {k: (0.0 if math.isnan(v) else v) for k, v in s.usage.items()}, prices, readers.get(m, generator))
              for m, s in summaries.items()}
     qk = _quality_k(k_values)
     roi = roi_table([(m, costs[m].usd_per_1000, summaries[m].recall.get(qk), summaries[m].f1) for m in modes])
@@ -85,9 +87,44 @@ def make_report(ds: Dataset, settings: dict[str, Any], build: BuildStats, state:
     run = {"seconds": state.seconds, "warmup_seconds": state.warmup_seconds, "quality_k": qk,
            "finished_runs": len(state.results), "planned_runs": len(ds.questions) * len(modes),
            "finished_questions": done}
+    decision = arm_decision(settings, state.results, summaries, costs, idx.usd, prices) if settings.get("arms") else None
     return EvalReport(state.partial, dataset, settings, repro, build, summaries, breakdowns(state.results, modes, k_values),
                       costs, {"measured": asdict(idx), "llm_indexer_estimate": asdict(llm_indexer_estimate(chunk_chars, prices))},
-                      tuple(roi), run, state.results)
+                      tuple(roi), run, state.results, decision)
+
+
+def one_off_costs(kind: str, index_usd: float, training: Sequence[dict], prices: Prices) -> dict[str, float]:
+    """One-off dollars of an arm: indexing (every arm but closed-book: ft's training questions come from
+    the graph too), and for the tuned arms the labels and the training CPU time, averaged over folds
+    (a team trains once)."""
+    tuned = kind in ("ft", "rag+ft")
+    records = [t for t in training if t.get("version")] if tuned else []
+    labels = sum(t["labels"] for t in records) / len(records) if records else 0.0
+    cpu = sum(t["cpu_seconds"].get(kind, 0.0) for t in records) / len(records) if records else 0.0
+    out = {"indexing": 0.0 if kind == "closed-book" else index_usd, "labels": labels,
+           "labelling": prices.labelling.usd(labels), "training_cpu_seconds": cpu,
+           "training": cpu * prices.vcpu_hour_usd / 3600}
+    out["total"] = out["indexing"] + out["labelling"] + out["training"]
+    return out
+
+
+def arm_decision(settings: dict[str, Any], results: Sequence[QuestionResult], summaries: dict, costs: dict,
+                 index_usd: float, prices: Prices) -> dict[str, Any]:
+    """The decision section of an arms report (``decision.decide``), with each arm's one-off costs."""
+    names, kinds = settings["arms"], settings["arm_kinds"]
+    one_off = {n: one_off_costs(kinds[n], index_usd, settings.get("training") or [], prices) for n in names}
+    scores: dict[str, dict[str, float]] = {n: {} for n in names}
+    right: dict[str, list[float]] = {n: [] for n in names}
+    for r in results:
+        if r.mode in scores:
+            scores[r.mode][r.question_id] = r.f1
+            right[r.mode].append(float(r.f1 >= CORRECT_F1))
+    arms = [ArmCost(n, one_off[n]["total"], costs[n].usd_per_1000 / 1000,
+                    sum(right[n]) / len(right[n]) if right[n] else 0.0,
+                    0.0 if math.isnan(summaries[n].f1) else summaries[n].f1) for n in names if right[n]]
+    baseline = next((n for n in names if kinds[n] == "rag" and not n.endswith("/extractive")), None)
+    return {**decide(arms, scores, settings["volume"], months=settings["months"], baseline=baseline),
+            "one_off": one_off, "kinds": kinds}
 
 
 def write_report(report: EvalReport, out: str | Path, *, charts: bool = True) -> dict[str, str]:
@@ -216,6 +253,57 @@ def _roi_lines(r: EvalReport) -> list[str]:
                      "F1", "+ points", "points per $"], rows)]
 
 
+def _decision_lines(r: EvalReport) -> list[str]:
+    """Recommendation first, then the arms' quality and costs, the differences and the break-even volumes."""
+    d, s = r.decision, r.settings
+    if not d:
+        return []
+    months, volume = d["months"], d["volume"]
+    if s.get("folds"):
+        how = (f"The tuned arms were trained inside this run: {s['folds']} folds, {100 * s['label_fraction']:.0f}% of the "
+               f"questions labelled per fold (from the parts not evaluated) plus up to {s['tune_options'].get('generate', 'all')} "
+               "questions generated from the graph; no arm was scored on a question it was trained on.")
+    elif any(k in ("ft", "rag+ft") for k in d["kinds"].values()):
+        v = ", ".join(str(t.get("version")) for t in s.get("training") or [])
+        how = f"The tuned arms use the graph's active kg tune version ({v})."
+    else:
+        how = "No tuned arm was asked for."
+    used = sorted({t.get("model", "") for t in s.get("training") or []} - {""}) or [s.get("reader_model") or "?"]
+    reader = " / ".join(f"`{m}`" for m in used)
+    lines = ["## Recommendation", "", d["recommendation"], "",
+             f"{how} Every LLM arm reads with {reader}. "
+             f"A right answer is one with F1 >= {d['correct_f1']}; costs over {months} months at {volume:,.0f} questions "
+             f"a month, labels at {_usd(r.reproducibility['prices']['labelling']['hourly_usd'])} an hour and "
+             f"{r.reproducibility['prices']['labelling']['minutes_per_label']:g} minutes each (`--prices` to change).", "",
+             "## RAG, fine-tuning or both", ""]
+    qk = r.run["quality_k"]
+    rows = []
+    for a in d["arms"]:
+        m, o = r.modes[a["arm"]], d["one_off"][a["arm"]]
+        rows.append([a["arm"], _pct(m.exact_match), _pct(m.f1), _pct(a["accuracy"]), _pct(m.found),
+                     _pct(m.supported), _pct(m.recall.get(qk)), _usd(o["indexing"]), f"{o['labels']:,.0f} / {_usd(o['labelling'])}",
+                     f"{_num(o['training_cpu_seconds'], 0)} s / {_usd(o['training'])}", _usd(1000 * a["per_question_usd"]),
+                     _usd(a["total_usd"]), _usd(a["cost_per_correct_usd"])])
+    lines += _table(["arm", "EM", "F1", "right", "answered", "supported", f"Recall@{qk}", "indexing", "labels / $",
+                     "training CPU / $", "$ / 1k q", f"total, {months} mo", "$ / right answer"], rows)
+    lines += ["*supported*: answered questions whose citations state the answer (closed-book arms cite nothing). "
+              "*training CPU*: the kg tune parts an arm uses (rag+ft: embedder, re-embedding, reranker, reader; ft: the "
+              "closed-book reader), averaged over folds.", ""]
+    if d["against_baseline"]:
+        lines += [f"F1 difference against **{d['baseline']}** on the {d['questions']} questions every arm answered "
+                  "(paired bootstrap, 95% interval; a gain whose interval includes 0 is not shown to be real):", ""]
+        lines += _table(["arm", "F1 difference", "95% interval", "ahead in resamples", "real?"],
+                        [[x["b"], f"{100 * x['mean']:+.1f} pts", f"{100 * x['low']:+.1f} to {100 * x['high']:+.1f}",
+                          _pct(x["b_ahead"]), "yes" if x["significant"] else "no"] for x in d["against_baseline"]])
+    if d["break_even"]:
+        lines += ["Break-even monthly volumes (above it, the arm with the cheaper questions costs less in all):", ""]
+        lines += _table(["arm A", "arm B", "questions a month"],
+                        [[x["a"], x["b"], f"{x['volume']:,.0f}"] for x in d["break_even"]])
+    else:
+        lines += ["No pair of arms breaks even: one of each pair is cheaper at every volume.", ""]
+    return lines
+
+
 def render_markdown(r: EvalReport, charts: Sequence[str] = ()) -> str:
     """report.md: the tables a person reads to pick a mode."""
     s, b, ks = r.settings, r.build, [str(k) for k in r.settings["k_values"]]
@@ -227,7 +315,7 @@ def render_markdown(r: EvalReport, charts: Sequence[str] = ()) -> str:
               f"{len(r.modes)} modes ({', '.join(r.modes)}), generator `{s['generator']}`, retrieval depth "
               f"{max(s['k_values'])}, answer context {s['answer_k']} passages. Dataset format: {r.dataset['format']}. "
               f"kgreason {r.reproducibility['packages']['kgreason']}, run {r.reproducibility['started']}.", "",
-              "## Summary", "", *_summary_lines(r), "## Retrieval (gold passages found)", "",
+              *_decision_lines(r), "## Summary", "", *_summary_lines(r), "## Retrieval (gold passages found)", "",
               *_table(["mode", *[f"Recall@{k}" for k in ks], "MRR", "answer in context", "questions"],
                       [[n, *[_pct(m.recall.get(k)) for k in ks], _pct(m.mrr), _pct(m.answer_in_context),
                         str(m.questions_with_gold)] for n, m in r.modes.items()]),

@@ -1,0 +1,276 @@
+"""RAG, fine-tuning or both (``kg eval --arms``): the arms, the models each runs, and fold training.
+
+Arms, all scored on the same questions:
+
+- ``closed-book``: the base reader with no retrieval (what the model knows on its own);
+- ``ft``: the same model with a closed-book LoRA adapter from ``kg tune`` (knowledge in the weights);
+- ``rag``: base retrieval + the base reader, one arm per retrieval mode (``rag/hybrid``), plus the
+  extractive reader on the same retrieval (``rag/hybrid/extractive``);
+- ``rag+ft``: the tuned embedder / reranker + the tuned reader (``rag+ft/hybrid``).
+
+Every LLM arm runs the same base model (the one the adapters were trained on, by default the packaged
+Qwen2.5 0.5B), so the arms differ only in retrieval and training. The tuned models are the graph's
+active ``kg tune`` version, or, with ``label_fraction`` and ``folds``, trained inside the run: the
+questions are cut into ``folds`` parts by position; for each part, ``label_fraction`` of all questions,
+taken from the other parts, become human labels on a copy of the graph (plus questions generated from
+the graph as AI feedback), ``kg tune`` trains on them, and that part is evaluated. No arm is scored on a
+question it was trained on.
+
+>>> [a.name for a in plan_arms(["closed-book", "rag", "rag+ft"], ["hybrid"])]
+['closed-book', 'rag/hybrid', 'rag/hybrid/extractive', 'rag+ft/hybrid']
+>>> [(len(l), len(e)) for l, e in fold_plan(list(range(10)), 0.5, 2)]
+[(5, 5), (5, 5)]
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from kg.config import RETRIEVAL_MODES
+from kg.errors import BackendError, ConfigError
+
+from .datasets import EvalQuestion
+from .metrics import QuestionResult
+from .records import RunState
+from .scoring import answer_scores, in_plan_order, run_plan, score_question
+
+ARM_KINDS = ("closed-book", "ft", "rag", "rag+ft")
+TUNED_KINDS = ("ft", "rag+ft")
+FOLDS_DIR = "folds"
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm: its report name, kind (``ARM_KINDS``), retrieval mode (None: no retrieval) and reader."""
+
+    name: str
+    kind: str
+    mode: str | None
+    reader: str  # "local" (the LLM) or "extractive"
+
+    @property
+    def tuned(self) -> bool:
+        return self.kind in TUNED_KINDS
+
+
+def plan_arms(kinds: Sequence[str], modes: Sequence[str]) -> list[Arm]:
+    """The arms for the requested kinds, retrieval arms once per mode; ConfigError on an unknown kind."""
+    kinds = list(dict.fromkeys(k.strip() for k in kinds if k.strip()))
+    unknown = [k for k in kinds if k not in ARM_KINDS]
+    if not kinds or unknown:
+        raise ConfigError(f"arms: expected some of {', '.join(ARM_KINDS)}, got {', '.join(unknown) or 'none'}")
+    bad = [m for m in modes if m not in RETRIEVAL_MODES]
+    if bad or not modes:
+        raise ConfigError(f"modes: expected some of {', '.join(RETRIEVAL_MODES)}, got {', '.join(bad) or 'none'}")
+    out = []
+    for kind in ARM_KINDS:
+        if kind not in kinds:
+            continue
+        if kind in ("closed-book", "ft"):
+            out.append(Arm(kind, kind, None, "local"))
+        for mode in modes if kind == "rag" else ():
+            out += [Arm(f"rag/{mode}", kind, mode, "local"), Arm(f"rag/{mode}/extractive", kind, mode, "extractive")]
+        for mode in modes if kind == "rag+ft" else ():
+            out.append(Arm(f"rag+ft/{mode}", kind, mode, "local"))
+    return out
+
+
+def fold_plan(questions: Sequence, label_fraction: float, folds: int) -> list[tuple[list, list]]:
+    """(labelled, evaluated) per fold: the evaluated parts are consecutive and cover every question once;
+    the labelled ones are the first ``label_fraction`` x all questions among the other parts."""
+    if folds < 2:
+        raise ConfigError(f"folds: expected at least 2 (one part is evaluated while the others are labelled), got {folds}")
+    if not 0 < label_fraction <= 1 - 1 / folds:
+        raise ConfigError(f"label_fraction: expected more than 0 and at most {1 - 1 / folds:.3g} with {folds} folds "
+                          f"(the labels come from the parts not evaluated), got {label_fraction}")
+    n = len(questions)
+    if n < folds:
+        raise ConfigError(f"folds: {folds} folds need at least {folds} questions, got {n}")
+    bounds = [round(i * n / folds) for i in range(folds + 1)]
+    labelled_count = round(label_fraction * n)
+    plan = []
+    for i in range(folds):
+        evaluated = list(questions[bounds[i]:bounds[i + 1]])
+        others = list(questions[bounds[i + 1]:]) + list(questions[:bounds[i]])  # the parts after it first
+        plan.append((others[:labelled_count], evaluated))
+    return plan
+
+
+@dataclass
+class ArmModels:
+    """What the arms run: the graph with its base models (``base``) and with the tuned version
+    (``tuned``, None without one), the closed-book readers, and what the tuning cost (``training``)."""
+
+    base: Any  # KnowledgeBase with the base embedder, no reranker, no tuned reader
+    tuned: Any | None
+    closed_book: Any  # ClosedBookReader on the base model
+    ft: Any | None  # ClosedBookReader with the version's closed-book adapter
+    model: str  # the base LLM every LLM arm runs
+    training: dict[str, Any]
+
+    def check(self, arms: Sequence[Arm]) -> None:
+        if any(a.kind == "rag+ft" for a in arms) and self.tuned is None:
+            raise ConfigError("arm rag+ft: the graph has no active kg tune version; run `kg tune DIR` first, or let "
+                              "kg eval train one with --label-fraction F --folds K")
+        if any(a.kind == "ft" for a in arms) and self.ft is None:
+            raise ConfigError("arm ft: the active kg tune version has no closed-book reader; run `kg tune DIR "
+                              "--closed-book-steps N`, or let kg eval train one with --label-fraction F --folds K")
+
+
+def open_models(graph_dir: Path, settings, *, model: str = "", threads: int | None = None) -> ArmModels:
+    """The base and tuned models of the graph in ``graph_dir`` (its active ``kg tune`` version)."""
+    import kgreason
+    from reason.generators.closed_book import ClosedBookReader
+
+    from ..tune import versions
+    from ..tune.reader import BASE_READER
+
+    number = versions.active_version(graph_dir)
+    folder = versions.version_dir(graph_dir, number) if number else None
+    manifest = versions.read_manifest(folder) if folder else {}
+    reader = versions.open_reader(folder) if folder else None
+    closed = versions.open_closed_book(folder) if folder else None
+    model = model or (reader.model if reader else closed.model if closed else settings.generate.model or BASE_READER)
+    generate = settings.generate.with_(model=model)
+    base = kgreason.open(graph_dir, embedder=None, retrieve_config=settings.retrieve, generate_config=generate)
+    tuned = None
+    if number:
+        tuned = kgreason.open(graph_dir, retrieve_config=settings.retrieve,
+                              generate_config=settings.generate.with_(model="" if reader else model))
+    extra = {"threads": threads} if threads else {}
+    return ArmModels(base, tuned, ClosedBookReader(model=model, **extra),
+                     ClosedBookReader(model=closed.model, adapter=str(closed.adapter), **extra) if closed else None,
+                     model, training_costs(manifest))
+
+
+def training_costs(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Labels and training CPU seconds of a ``kg tune`` version, split by what each arm needs:
+    ``rag+ft`` the embedder (with re-embedding), reranker and reader, ``ft`` the closed-book reader."""
+    parts = (manifest.get("settings") or {}).get("cpu_seconds_per_part") or {}
+    sources = manifest.get("sources") or {}
+    return {"version": manifest.get("version", 0), "labels": int(sources.get("human", 0)),
+            "generated": sum(int(v) for k, v in sources.items() if k != "human"),
+            "cpu_seconds": {"rag+ft": sum(float(parts.get(p, 0.0)) for p in ("embedder", "reranker", "reader")),
+                            "ft": float(parts.get("closed_book", 0.0))}}
+
+
+def score_arm(models: ArmModels, arm: Arm, q: EvalQuestion, keys, k_values: Sequence[int], answer_k: int,
+              cpu: Callable[[], float]) -> QuestionResult:
+    """One question through one arm, scored like ``runner.score_question`` (which the retrieval arms use)."""
+    if arm.mode is not None:
+        kb = models.tuned if arm.tuned else models.base
+        r = score_question(kb, q, arm.mode, keys, k_values, answer_k, arm.reader)
+        return replace(r, mode=arm.name)
+    reader = models.ft if arm.kind == "ft" else models.closed_book
+    t, c = time.perf_counter(), cpu()
+    try:
+        g = reader.answer(q.question)
+        text, found, usage = g.text, g.found, g.usage
+    except BackendError:  # a reply cut off or off-schema is a wrong answer here, as in the gate
+        text, found, usage = "", False, {"llm_calls": 1}
+    seconds, cpu_seconds = time.perf_counter() - t, cpu() - c
+    prediction = text if found else ""
+    em, f1 = answer_scores(prediction, found, q.answers)
+    return QuestionResult(
+        question_id=q.id, mode=arm.name, question=q.question, answers=q.answers, gold=(), retrieved=(), recall={},
+        reciprocal_rank=None, prediction=prediction, found=found, exact_match=em, f1=f1, answer_in_context=False,
+        latency={"ask": seconds}, cpu_seconds=cpu_seconds,
+        usage={k: int(usage.get(k, 0)) for k in ("llm_calls", "prompt_tokens", "completion_tokens")},
+        groups=q.groups(), supported=not found,  # no citations: an answer is never supported by the documents
+    )
+
+
+def label_file(questions: Sequence[EvalQuestion], path: Path) -> Path:
+    """The labelled questions as a JSONL file ``kgreason.labels.import_labels`` reads."""
+    path.write_text("".join(json.dumps({"id": q.id, "question": q.question, "answers": list(q.answers),
+                                        "supporting_ids": list(q.supporting_ids)}, ensure_ascii=False) + "\n"
+                            for q in questions), encoding="utf-8")
+    return path
+
+
+def train_fold(graph_dir: Path, fold_dir: Path, labelled: Sequence[EvalQuestion], roots: Sequence[Path],
+               tune_options: dict[str, Any], progress: bool) -> Path:
+    """A copy of the graph in ``fold_dir/graph`` whose active version was trained on ``labelled`` (as
+    human feedback) and ``tune_options["generate"]`` generated questions; reused when a previous,
+    interrupted run already trained it with the same labels."""
+    import kgreason
+    from kgreason.labels import add_generated_questions, import_labels
+
+    from ..tune import versions
+    from ..tune.runner import tune
+
+    g, done = fold_dir / "graph", fold_dir / "trained.json"
+    ids = [q.id for q in labelled]
+    if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("labelled") == ids and g.is_dir():
+        return g
+    shutil.rmtree(fold_dir, ignore_errors=True)
+    fold_dir.mkdir(parents=True)
+    shutil.copytree(graph_dir, g, ignore=shutil.ignore_patterns("feedback.sqlite*", "models", ".kgreason.lock"))
+    kb = kgreason.open(g)
+    import_labels(kb, label_file(labelled, fold_dir / "labels.jsonl"), tuple(roots))
+    add_generated_questions(kb, tune_options.get("generate"))
+    options = {k: v for k, v in tune_options.items() if k != "generate"}
+    report = tune(g, progress=progress, **options)
+    versions.activate(g, report.version)  # measured whether or not its own gate activated it (recorded)
+    done.write_text(json.dumps({"labelled": ids, "version": report.version, "gate_activated": report.activated}),
+                    encoding="utf-8")
+    return g
+
+
+def run_arms(arms: Sequence[Arm], ds, graph_dir: Path, out: Path, done: dict, settings, *, keys_for,
+             k_values: Sequence[int], answer_k: int, label_fraction: float | None, folds: int | None,
+             tune_options: dict[str, Any], model: str, progress: bool, warmup: bool, cpu: Callable[[], float]):
+    """Score every arm on every question of ``ds`` (see the module docstring) into ``out/results.jsonl``;
+    returns the run state and the training record of each fold (or of the graph's active version)."""
+    names = [a.name for a in arms]
+    by_name = {a.name: a for a in arms}
+    needs_tuning = any(a.tuned for a in arms)
+    if folds and needs_tuning:
+        plan = [(i + 1, labelled, evaluated) for i, (labelled, evaluated) in enumerate(fold_plan(ds.questions, label_fraction, folds))]
+    else:
+        plan = [(0, [], list(ds.questions))]
+    results, training, warm, seconds, partial = dict(done), [], 0.0, 0.0, False
+    for fold, labelled, evaluated in plan:
+        record_file = out / FOLDS_DIR / str(fold) / "training.json"
+        if all((q.id, n) in results for q in evaluated for n in names):
+            if record_file.is_file():
+                training.append(json.loads(record_file.read_text(encoding="utf-8")))
+            continue
+        g = graph_dir
+        if fold:
+            g = train_fold(graph_dir, out / FOLDS_DIR / str(fold), labelled, ds.sources, tune_options, progress)
+        models = open_models(g, settings, model=model)
+        models.check(arms)
+        record = {"fold": fold, "labelled": len(labelled), "evaluated": len(evaluated), "model": models.model,
+                  **models.training}
+        record_file.parent.mkdir(parents=True, exist_ok=True)
+        record_file.write_text(json.dumps(record), encoding="utf-8")
+        training.append(record)
+        keys = keys_for(models.base.graph, g)
+
+        def score(q, name, models=models, keys=keys):
+            return score_arm(models, by_name[name], q, keys, k_values, answer_k, cpu)
+
+        todo = [n for n in names if any((q.id, n) not in results for q in evaluated)]
+        if warmup and todo:
+            t = time.perf_counter()
+            for name in todo:  # loads each arm's models untimed
+                score(evaluated[0], name)
+            warm += time.perf_counter() - t
+        state = run_plan(evaluated, names, out, {k: v for k, v in results.items() if k[0] in {q.id for q in evaluated}},
+                         score, progress=progress, desc=f"eval fold {fold}" if fold else "eval")
+        results.update({(r.question_id, r.mode): r for r in state.results})
+        seconds += state.seconds
+        for kb in (models.base, models.tuned):
+            if kb is not None:
+                kb.close()
+        if state.partial:
+            partial = True
+            break
+        if fold:  # the fold's graph copy is done with; its training record stays
+            shutil.rmtree(out / FOLDS_DIR / str(fold) / "graph", ignore_errors=True)
+    return RunState(in_plan_order(results.values(), ds.questions, names), partial, warm, seconds), training
