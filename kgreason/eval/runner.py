@@ -190,6 +190,9 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
         if (label_fraction is None) != (folds is None):
             raise ConfigError("--label-fraction and --folds go together: give both to train inside the run, or "
                               "neither to use the graph's active kg tune version")
+        if folds and any(a.kind == "ft" for a in arm_list) and not (tune_options or {}).get("closed_book_steps"):
+            raise ConfigError("arm ft with --folds: the closed-book reader needs training steps; expected "
+                              "--closed-book-steps above 0")
         if volume <= 0 or months < 1:
             raise ConfigError(f"volume and months: expected a positive volume and at least 1 month, got {volume} and {months}")
     elif label_fraction is not None or folds is not None:

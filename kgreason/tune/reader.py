@@ -36,7 +36,7 @@ from .data import TrainingQuestion
 
 BASE_READER = "qwen2.5-0.5b"
 READER_VALIDATION = 20  # held-out questions each reader answers for the gate (~7 s an answer for the 0.5B)
-READER_STEPS = 120  # kg tune's default: single-example steps, ~5 s each on 2 cores (benchmarks/tune_folds.py)
+READER_STEPS = 120  # kg tune's default: single-example steps, ~7.4 s each on 2 cores, ~15 min (benchmarks/tune_folds.py)
 ADAPTER_FILE = "adapter.gguf"
 CLOSED_BOOK_DIR = "closed_book"  # a version's closed-book reader, beside reader/
 LORA_DIR = "lora"

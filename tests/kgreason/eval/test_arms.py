@@ -167,6 +167,9 @@ def test_arms_need_both_fold_options(dataset, tmp_path):
         _run(dataset, tmp_path / "r", FakeEngine(), arms=["rag+ft"], label_fraction=0.5)
     with pytest.raises(ConfigError, match="--label-fraction and --folds train the tuned arms: give them with --arms"):
         _run(dataset, tmp_path / "r", FakeEngine(), folds=2, label_fraction=0.5)
+    with pytest.raises(ConfigError, match="arm ft with --folds: the closed-book reader needs training steps"):
+        _run(dataset, tmp_path / "r", FakeEngine(), arms=["ft"], label_fraction=0.5, folds=2,
+             tune_options={"closed_book_steps": 0})
     with pytest.raises(ConfigError, match="label_fraction: expected more than 0 and at most 0.5"):
         _run(dataset, tmp_path / "r", FakeEngine(), arms=["rag+ft"], label_fraction=0.9, folds=2)
 
