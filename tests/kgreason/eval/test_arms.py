@@ -160,6 +160,10 @@ def test_arms_report_opens_with_a_recommendation_from_the_numbers(dataset, tmp_p
     saved = json.loads((out / "report.json").read_text())
     assert saved["decision"]["recommendation"] == d["recommendation"]
     assert [t["version"] for t in saved["settings"]["training"]] == [2]
+    from kgreason.eval.report import compare
+
+    table = compare(out, out)  # --compare reads arms reports as it reads mode reports
+    assert "| rag+ft/bm25 | F1 | 58.3 | 58.3 | +0.0 pts |" in table and "| closed-book | F1 | 0.0 | 0.0 |" in table
 
 
 def test_arms_need_both_fold_options(dataset, tmp_path):
