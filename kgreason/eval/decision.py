@@ -42,14 +42,19 @@ class ArmCost:
 
 @dataclass(frozen=True)
 class Difference:
-    """Mean of ``b - a`` over paired questions with its bootstrap interval, and the share of resamples
-    in which ``b`` came out ahead."""
+    """Mean of ``b - a`` over paired questions with its bootstrap interval, and the shares of resamples
+    in which ``b`` came out ahead and behind."""
 
     mean: float
     low: float
     high: float
     b_ahead: float
     questions: int
+    b_behind: float = math.nan  # share of resamples in which ``a`` came out ahead (ties count for neither)
+
+    def reversed(self) -> "Difference":
+        """The same difference seen from the other arm (``a - b``)."""
+        return Difference(0.0 - self.mean, 0.0 - self.high, 0.0 - self.low, self.b_behind, self.questions, self.b_ahead)
 
     @property
     def significant(self) -> bool:
@@ -68,13 +73,14 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, resamples: int =
     if x.shape != y.shape or x.ndim != 1:
         raise ValueError(f"paired_bootstrap: expected two score lists over the same questions, got {len(x)} and {len(y)}")
     if not len(x):
-        return Difference(math.nan, math.nan, math.nan, math.nan, 0)
+        return Difference(math.nan, math.nan, math.nan, math.nan, 0, math.nan)
     diff = y - x
     rng = np.random.default_rng(seed)
     means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
     tail = (1 - level) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
-    return Difference(float(diff.mean()), float(low), float(high), float((means > 0).mean()), len(diff))
+    return Difference(float(diff.mean()) + 0.0, float(low) + 0.0, float(high) + 0.0, float((means > 0).mean()), len(diff),
+                      float((means < 0).mean()))  # + 0.0: no "-0.0" when the arms tie
 
 
 def total_cost(arm: ArmCost, volume: float, *, months: int = 12) -> float:
@@ -106,6 +112,16 @@ def money(v: float) -> str:
     return "$0" if v == 0 else f"${v:,.2f}" if abs(v) >= 1 else f"${v:.3g}"
 
 
+def volume_text(v: float) -> str:
+    """Questions a month: whole numbers from 10 up, two significant digits below (a break-even can be
+    a fraction of a question a month when one-off costs are tiny).
+
+    >>> volume_text(4166.67), volume_text(0.543)
+    ('4,167', '0.54')
+    """
+    return f"{v:,.0f}" if v >= 10 else f"{v:.2g}"
+
+
 def recommend(arms: Sequence[ArmCost], differences: dict[tuple[str, str], Difference], volume: float, *,
               months: int = 12) -> str:
     """Which arm to pick at ``volume`` questions a month and why (module docstring). ``differences``
@@ -118,7 +134,7 @@ def recommend(arms: Sequence[ArmCost], differences: dict[tuple[str, str], Differ
         d = differences.get((arm.arm, best.arm))
         if d is None and (best.arm, arm.arm) in differences:
             r = differences[(best.arm, arm.arm)]
-            d = Difference(-r.mean, -r.high, -r.low, 1 - r.b_ahead, r.questions)
+            d = r.reversed()
         return d
 
     cost = {a.arm: total_cost(a, volume, months=months) for a in arms}
@@ -147,7 +163,7 @@ def recommend(arms: Sequence[ArmCost], differences: dict[tuple[str, str], Differ
         other = min(cheaper, key=lambda a: break_even(pick, a, months=months))
         v = break_even(pick, other, months=months)
         side = "cheaper" if total_cost(other, v * 2, months=months) < total_cost(pick, v * 2, months=months) else "dearer"
-        lines.append(f"{other.arm} becomes {side} than {pick.arm} above {v:,.0f} questions a month.")
+        lines.append(f"{other.arm} becomes {side} than {pick.arm} above {volume_text(v)} questions a month.")
     return " ".join(lines)
 
 
@@ -178,7 +194,7 @@ def decide(arms: Sequence[ArmCost], scores: dict[str, dict[str, float]], volume:
         d = pairs.get((x, y))
         if d is None:
             r = pairs[(y, x)]
-            d = Difference(-r.mean, -r.high, -r.low, 1 - r.b_ahead, r.questions)
+            d = r.reversed()
         return {"a": x, "b": y, "mean": d.mean, "low": d.low, "high": d.high, "b_ahead": d.b_ahead,
                 "questions": d.questions, "significant": d.significant}
 

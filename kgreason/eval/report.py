@@ -19,7 +19,7 @@ from kg.errors import InputError
 
 from .charts import write_charts
 from .cost import Prices, index_cost, llm_indexer_estimate, mode_cost, roi_table
-from .decision import CORRECT_F1, ArmCost, decide
+from .decision import CORRECT_F1, ArmCost, decide, volume_text
 from .datasets import Dataset
 from .metrics import QuestionResult, summarise
 from .records import REPORT_FORMAT, REPORT_VERSION, BuildStats, EvalReport, RunState
@@ -286,6 +286,10 @@ def _decision_lines(r: EvalReport) -> list[str]:
                      _usd(a["total_usd"]), _usd(a["cost_per_correct_usd"])])
     lines += _table(["arm", "EM", "F1", "right", "answered", "supported", f"Recall@{qk}", "indexing", "labels / $",
                      "training CPU / $", "$ / 1k q", f"total, {months} mo", "$ / right answer"], rows)
+    if not r.build.original_known:
+        lines += [f"**Indexing cost not known:** the graph in {r.build.graph_dir} was built outside `kg eval`, so the "
+                  f"indexing column counts only this run's check of it ({_num(r.build.cpu_seconds, 1)} CPU s). "
+                  "Build the graph through `kg eval` (or without `--graph`) to have it measured.", ""]
     lines += ["*supported*: answered questions whose citations state the answer (closed-book arms cite nothing). "
               "*training CPU*: the kg tune parts an arm uses (rag+ft: embedder, re-embedding, reranker, reader; ft: the "
               "closed-book reader), averaged over folds.", ""]
@@ -298,7 +302,7 @@ def _decision_lines(r: EvalReport) -> list[str]:
     if d["break_even"]:
         lines += ["Break-even monthly volumes (above it, the arm with the cheaper questions costs less in all):", ""]
         lines += _table(["arm A", "arm B", "questions a month"],
-                        [[x["a"], x["b"], f"{x['volume']:,.0f}"] for x in d["break_even"]])
+                        [[x["a"], x["b"], volume_text(x["volume"])] for x in d["break_even"]])
     else:
         lines += ["No pair of arms breaks even: one of each pair is cheaper at every volume.", ""]
     return lines

@@ -64,3 +64,12 @@ def test_the_recommendation_picks_the_best_arm_when_its_gain_is_real():
     assert text.startswith("At 10,000 questions a month over 12 months, pick rag+ft: F1 0.500, $180.00 in all")
     assert "Against rag (F1 0.450) its gain of +0.050 is a real gain (95% interval +0.020 to +0.080 on 80 questions)." in text
     assert "rag becomes dearer than rag+ft above 4,167 questions a month." in text
+
+
+def test_tied_arms_are_ahead_in_no_resample_from_either_side():
+    d = paired_bootstrap([0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+    r = d.reversed()
+    assert (d.mean, d.low, d.high, d.b_ahead, d.b_behind) == (0.0, 0.0, 0.0, 0.0, 0.0)
+    assert (r.mean, r.b_ahead, r.b_behind) == (0.0, 0.0, 0.0) and str(r.low) == "0.0"
+    one_sided = paired_bootstrap([0, 0, 0, 0], [1, 1, 1, 1]).reversed()
+    assert (one_sided.mean, one_sided.b_ahead, one_sided.b_behind) == (-1.0, 0.0, 1.0)
