@@ -146,7 +146,8 @@ def tune_report(r) -> str:
     parts = r.settings.get("validation_recall_per_part", {})
     per_part = f" (after each part: {', '.join(f'{n} {v:.3f}' for n, v in parts.items())})" if parts else ""
     return (f"model version {r.version}: validation Recall@5 {r.recall_before:.3f} -> {r.recall_after:.3f} "
-            f"on {r.validation_questions} held-out questions{per_part}; {verdict}\n"
+            f"on {r.validation_questions} held-out {'people' + chr(39) + 's ' if r.settings.get('validation_on') == 'human' else ''}"
+            f"questions{per_part}; {verdict}\n"
             f"{_reader_line(r.settings)}{_closed_book_line(r.settings)}"
             f"trained on {r.train_questions} questions ({', '.join(f'{k} {v}' for k, v in r.sources.items())}) "
             f"in {r.seconds:.0f} s ({r.cpu_seconds:.0f} CPU s)")

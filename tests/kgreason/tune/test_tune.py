@@ -239,3 +239,13 @@ def test_kg_tune_trains_the_packaged_reader_and_keeps_it_only_if_it_reads_better
     manifest = versions.read_manifest(versions.version_dir(g, 1))
     adapter = g / "models" / "1" / "reader" / "adapter.gguf"
     assert ("reader" in manifest["parts"]) == adapter.is_file() == (gain > 0)
+
+
+def test_the_gate_judges_on_people_s_questions_when_there_are_enough():
+    from kgreason.tune.runner import MIN_HUMAN_VALIDATION, gate_questions
+
+    people = [TrainingQuestion(f"q{i}", ("p",), "human") for i in range(MIN_HUMAN_VALIDATION)]
+    generated = [TrainingQuestion(f"g{i}", ("p",), "ai:graph-questions") for i in range(40)]
+    assert gate_questions(generated + people) == people
+    assert gate_questions(generated + people[:-1]) == generated + people[:-1]  # too few people: all of them
+    assert gate_questions(generated) == generated
