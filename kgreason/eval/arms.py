@@ -138,9 +138,11 @@ def open_models(graph_dir: Path, settings, *, model: str = "", threads: int | No
     generate = settings.generate.with_(model=model)
     base = kgreason.open(graph_dir, embedder=None, retrieve_config=settings.retrieve, generate_config=generate)
     tuned = None
-    if number:
-        tuned = kgreason.open(graph_dir, retrieve_config=settings.retrieve,
-                              generate_config=settings.generate.with_(model="" if reader else model))
+    if number:  # the same loaded graph with the version's vectors and models
+        active = versions.load_active(graph_dir)
+        tuned = kgreason.KnowledgeBase(graph_dir, replace(base.graph, vectors=active.tables), embedder=active.embedder,
+                                       retrieve_config=settings.retrieve, reranker=active.reranker, reader=active.reader,
+                                       generate_config=settings.generate.with_(model="" if reader else model))
     extra = {"threads": threads} if threads else {}
     return ArmModels(base, tuned, ClosedBookReader(model=model, **extra),
                      ClosedBookReader(model=closed.model, adapter=str(closed.adapter), **extra) if closed else None,
@@ -160,7 +162,7 @@ def training_costs(manifest: dict[str, Any]) -> dict[str, Any]:
 
 def score_arm(models: ArmModels, arm: Arm, q: EvalQuestion, keys, k_values: Sequence[int], answer_k: int,
               cpu: Callable[[], float]) -> QuestionResult:
-    """One question through one arm, scored like ``runner.score_question`` (which the retrieval arms use)."""
+    """One question through one arm, scored like ``scoring.score_question`` (which the retrieval arms use)."""
     if arm.mode is not None:
         kb = models.tuned if arm.tuned else models.base
         r = score_question(kb, q, arm.mode, keys, k_values, answer_k, arm.reader)
