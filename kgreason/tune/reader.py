@@ -271,28 +271,21 @@ def rope_permute(rows, n_head: int):
 def reader_scores(kb, generator, questions: Sequence[TrainingQuestion]) -> dict[str, float]:
     """Mean F1 and the share answered over ``questions`` (those with an answer), read by ``generator``
     from ``kb``'s hybrid retrieval: the reader's validation measure."""
-    from kg.errors import BackendError
     from reason.answer import answer
 
-    from ..eval.metrics import f1_score
-
-    scores, found = [], []
-    for q in (q for q in questions if q.answer):
-        try:
-            a = answer(kb.retrieve(q.question, mode="hybrid"), kb.graph, generator,
-                       token_budget=kb.generate_config.context_tokens)
-            text, ok = a.text, a.found
-        except BackendError:  # a reply cut off or off-schema counts as a wrong answer, not a crash
-            text, ok = "", False
-        scores.append(f1_score(text if ok else "", [q.answer]))
-        found.append(ok)
-    n = max(len(scores), 1)
-    return {"f1": round(sum(scores) / n, 4), "answered": round(sum(found) / n, 4), "questions": len(scores)}
+    return _answer_scores(questions, lambda q: answer(kb.retrieve(q.question, mode="hybrid"), kb.graph, generator,
+                                                      token_budget=kb.generate_config.context_tokens))
 
 
 def closed_book_scores(reader, questions: Sequence[TrainingQuestion]) -> dict[str, float]:
     """Mean F1 and the share answered over ``questions`` (those with an answer), answered by the
     closed-book ``reader`` with no sources: the closed-book reader's validation measure."""
+    return _answer_scores(questions, lambda q: reader.answer(q.question))
+
+
+def _answer_scores(questions: Sequence[TrainingQuestion], read) -> dict[str, float]:
+    """F1 and share answered of ``read(question)`` (anything with ``text`` and ``found``) over the questions
+    that have an answer; a reply cut off or off-schema counts as a wrong answer, not a crash."""
     from kg.errors import BackendError
 
     from ..eval.metrics import f1_score
@@ -300,8 +293,8 @@ def closed_book_scores(reader, questions: Sequence[TrainingQuestion]) -> dict[st
     scores, found = [], []
     for q in (q for q in questions if q.answer):
         try:
-            g = reader.answer(q.question)
-            text, ok = g.text, g.found
+            a = read(q)
+            text, ok = a.text, a.found
         except BackendError:
             text, ok = "", False
         scores.append(f1_score(text if ok else "", [q.answer]))

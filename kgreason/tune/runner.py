@@ -37,11 +37,11 @@ from .reader import (ADAPTER_FILE, BASE_READER, CLOSED_BOOK_DIR, LORA_DIR, READE
                      train_reader)
 from .reranker import RerankGroup, train_reranker
 
-MIN_QUESTIONS = 10
+MIN_QUESTIONS = 10  # fewer training questions than this cannot move an embedder, only overfit it
 # With at least this many people's questions held out, the gate judges on those alone: on the bench sets,
 # a gate on mostly generated questions saw Recall@5 gains (.960 -> .963) where people's questions lost
 # (.648 -> .638 on MuSiQue, .869 -> .794 on 2Wiki; benchmarks/tune_folds.py, kg eval --arms).
-MIN_HUMAN_VALIDATION = 10  # fewer training questions than this cannot move an embedder, only overfit it
+MIN_HUMAN_VALIDATION = 10
 VALIDATION_K = 5
 RERANK_NEGATIVES = 3  # hard negatives per training group: the passages hybrid ranks above the answer
 READER_CONTEXT_TOKENS = 800  # training contexts: shorter than the reader's 1,500 at answer time, for speed
