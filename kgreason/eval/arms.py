@@ -263,7 +263,8 @@ def run_arms(arms: Sequence[Arm], ds, graph_dir: Path, out: Path, done: dict, se
             for name in todo:  # loads each arm's models untimed
                 score(evaluated[0], name)
             warm += time.perf_counter() - t
-        state = run_plan(evaluated, names, out, {k: v for k, v in results.items() if k[0] in {q.id for q in evaluated}},
+        ids = {q.id for q in evaluated}
+        state = run_plan(evaluated, names, out, {k: v for k, v in results.items() if k[0] in ids},
                          score, progress=progress, desc=f"eval fold {fold}" if fold else "eval")
         results.update({(r.question_id, r.mode): r for r in state.results})
         seconds += state.seconds
