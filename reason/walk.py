@@ -19,7 +19,6 @@ neighbourhood; ``personalized_pagerank`` iterates over the whole matrix.
 """
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -214,26 +213,53 @@ def approximate_pagerank(
     >>> approximate_pagerank(path, {0: 1.0}, damping=0.5, epsilon=0.1).round(4).tolist()
     [0.5625, 0.25, 0.0625]
     """
+    return _local(adjacency, seeds, damping, epsilon, out_weight)[0]
+
+
+def pagerank_support(
+    adjacency: sp.csr_matrix,
+    seeds: dict[int, float],
+    damping: float = 0.5,
+    epsilon: float = 1e-6,
+    out_weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``approximate_pagerank`` as ``(nodes, mass)``: the nodes the push reached (ascending) and their
+    estimates; every other node's estimate is 0. Reading the result costs what the push cost, not
+    a pass over every node of the graph.
+
+    >>> import scipy.sparse as sp
+    >>> path = sp.csr_matrix(([1.0, 1.0], ([0, 1], [1, 0])), shape=(4, 4))
+    >>> nodes, mass = pagerank_support(path, {0: 1.0}, damping=0.5, epsilon=1e-6)
+    >>> nodes.tolist(), mass.round(4).tolist()
+    ([0, 1], [0.6667, 0.3333])
+    """
+    estimate, touched = _local(adjacency, seeds, damping, epsilon, out_weight)
+    return touched, estimate[touched]
+
+
+def _local(adjacency, seeds, damping, epsilon, out_weight) -> tuple[np.ndarray, np.ndarray]:
+    """(estimate over all nodes, nodes with an estimate, ascending)."""
     n = adjacency.shape[0]
     if not epsilon > 0:
         raise ConfigError(f"PageRank push epsilon must be positive, got {epsilon}")
     weights = _seed_weights(n, seeds, damping)
     if not weights:
-        return np.zeros(n)
+        return np.zeros(n), np.zeros(0, dtype=np.int64)
     if out_weight is None:
         out_weight = _out_weight(adjacency)
     if not adjacency.has_canonical_format:  # the push adds to a slice of neighbours: no repeated columns
         adjacency = adjacency.copy()
         adjacency.sum_duplicates()
-    estimate, returned = _push(adjacency, weights, out_weight, damping, epsilon)
+    estimate, returned, touched = _push(adjacency, weights, out_weight, damping, epsilon)
     # a walk at a dangling node restarts at the seeds: the returned share L is one more walk from
     # the seeds, x = estimate + L * x, solved here rather than pushed round after round
-    return estimate / (1.0 - returned) if returned > 0 else estimate
+    return (estimate / (1.0 - returned) if returned > 0 else estimate), touched
 
 
-def _push(adjacency, weights, out_weight, damping, epsilon) -> tuple[np.ndarray, float]:
+def _push(adjacency, weights, out_weight, damping, epsilon) -> tuple[np.ndarray, float, np.ndarray]:
     """Push the seeds' mass until no residual exceeds ``epsilon * out_weight``; returns the
-    estimate and the mass that reached dangling nodes (to restart at the seeds).
+    estimate, the mass that reached dangling nodes (to restart at the seeds) and the nodes that
+    were pushed (those with an estimate), ascending.
 
     The worklist is pushed a frontier at a time (every node above its threshold at once): each
     push is still a valid one, so the bound holds, and a few numpy calls per frontier cost far
@@ -245,7 +271,9 @@ def _push(adjacency, weights, out_weight, damping, epsilon) -> tuple[np.ndarray,
     residual[active] = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
     active = active[residual[active] > epsilon * out_weight[active]]
     returned = 0.0
+    pushed = []
     while active.size:
+        pushed.append(active)
         mass = residual[active]
         residual[active] = 0.0
         estimate[active] += (1.0 - damping) * mass
@@ -255,7 +283,8 @@ def _push(adjacency, weights, out_weight, damping, epsilon) -> tuple[np.ndarray,
         cols, flow = _spread(adjacency, active, damping * mass / out_weight[active])
         np.add.at(residual, cols, flow)
         active = _distinct(cols[residual[cols] > epsilon * out_weight[cols]], slot)
-    return estimate, returned
+    touched = np.sort(_distinct(np.concatenate(pushed), slot)) if pushed else np.zeros(0, dtype=np.int64)
+    return estimate, returned, touched
 
 
 def _distinct(nodes: np.ndarray, slot: np.ndarray) -> np.ndarray:
@@ -281,8 +310,15 @@ def _spread(adjacency, rows: np.ndarray, share: np.ndarray) -> tuple[np.ndarray,
 
 
 def shortest_path(relations: sp.csr_matrix, source: int, target: int, max_hops: int = 3) -> list[int]:
-    """Nodes of a shortest path from ``source`` to ``target`` over relation edges (BFS, at most
-    ``max_hops`` edges, neighbours visited in node order); ``[]`` when there is none.
+    """Nodes of a shortest path from ``source`` to ``target`` over relation edges (at most
+    ``max_hops`` edges); ``[]`` when there is none. ``relations`` is symmetric, as ``freeze_graph``
+    builds it.
+
+    Breadth-first, a layer at a time in numpy: neighbours are visited in node order, so of several
+    shortest paths the one whose first hop, then second hop, ... is the lowest node wins. The last
+    layer is never expanded: whether a node reaches ``target`` is read from ``target``'s own row, so
+    two hops cost the two end nodes' neighbourhoods, not every neighbour's neighbours (a hub's
+    neighbourhood grows with the graph).
 
     >>> import scipy.sparse as sp
     >>> m = sp.csr_matrix(([1.0] * 4, ([0, 1, 1, 2], [1, 0, 2, 1])), shape=(4, 4))
@@ -291,26 +327,46 @@ def shortest_path(relations: sp.csr_matrix, source: int, target: int, max_hops: 
     """
     if source == target:
         return [source]
-    parent = {source: -1}
-    frontier = deque([(source, 0)])
-    while frontier:
-        node, depth = frontier.popleft()
-        if depth >= max_hops:
-            continue
-        row = relations.indices[relations.indptr[node] : relations.indptr[node + 1]]
-        for nb in sorted(row.tolist()):
-            if nb in parent:
-                continue
-            parent[nb] = node
-            if nb == target:
-                return _unwind(parent, nb)
-            frontier.append((nb, depth + 1))
+    if not relations.has_sorted_indices:
+        relations = relations.sorted_indices()
+    into_target = _row(relations, target)
+    layers: list[tuple[np.ndarray, np.ndarray]] = [(np.array([source]), np.array([-1]))]
+    visited = np.array([source])
+    for depth in range(max_hops):
+        frontier = layers[-1][0]
+        hit = np.flatnonzero(np.isin(frontier, into_target))
+        if hit.size:
+            return _unwind_layers(layers, int(hit[0])) + [target]
+        if depth == max_hops - 1:
+            break
+        cols, owner = _neighbours(relations, frontier)
+        fresh = ~np.isin(cols, visited)
+        cols, owner = cols[fresh], owner[fresh]
+        if not cols.size:
+            break
+        _, first = np.unique(cols, return_index=True)
+        first.sort()  # discovery order: by the first frontier node that reaches each new node
+        layers.append((cols[first], owner[first]))
+        visited = np.concatenate([visited, cols[first]])
     return []
 
 
-def _unwind(parent: dict[int, int], node: int) -> list[int]:
+def _row(matrix: sp.csr_matrix, node: int) -> np.ndarray:
+    return matrix.indices[matrix.indptr[node]:matrix.indptr[node + 1]]
+
+
+def _neighbours(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of ``rows`` in order (each row's ascending) and the position in ``rows`` of each."""
+    starts = matrix.indptr[rows]
+    lengths = matrix.indptr[rows + 1] - starts
+    offsets = np.cumsum(lengths) - lengths
+    pos = np.arange(lengths.sum()) + np.repeat(starts - offsets, lengths)
+    return matrix.indices[pos], np.repeat(np.arange(len(rows)), lengths)
+
+
+def _unwind_layers(layers: list[tuple[np.ndarray, np.ndarray]], at: int) -> list[int]:
     path = []
-    while node != -1:
-        path.append(node)
-        node = parent[node]
+    for nodes, parent in reversed(layers):
+        path.append(int(nodes[at]))
+        at = int(parent[at])
     return path[::-1]

@@ -91,6 +91,48 @@ def test_shortest_path_over_relation_edges_only():
     assert shortest_path(fg.relations, 1, 1) == [1]
 
 
+def _bfs_one_node_at_a_time(m: sp.csr_matrix, source: int, target: int, max_hops: int) -> list[int]:
+    """The textbook breadth-first search (neighbours in node order) the numpy version must match."""
+    from collections import deque
+
+    if source == target:
+        return [source]
+    parent, queue = {source: -1}, deque([(source, 0)])
+    while queue:
+        node, depth = queue.popleft()
+        if depth >= max_hops:
+            continue
+        for nb in sorted(m.indices[m.indptr[node]:m.indptr[node + 1]].tolist()):
+            if nb in parent:
+                continue
+            parent[nb] = node
+            if nb == target:
+                path = [nb]
+                while parent[path[-1]] != -1:
+                    path.append(parent[path[-1]])
+                return path[::-1]
+            queue.append((nb, depth + 1))
+    return []
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_shortest_path_matches_the_textbook_search_on_random_graphs(seed):
+    # random symmetric graphs dense enough for several shortest paths: the same one must win
+    rng = np.random.default_rng(seed)
+    n = 40
+    a, b = rng.integers(0, n, 120), rng.integers(0, n, 120)
+    keep = a != b
+    m = sp.coo_matrix((np.ones(2 * keep.sum()), (np.r_[a[keep], b[keep]], np.r_[b[keep], a[keep]])), shape=(n, n)).tocsr()
+    m.sum_duplicates()
+    found = 0
+    for source, target in rng.integers(0, n, (60, 2)).tolist():
+        for hops in (1, 2, 3, 4):
+            want = _bfs_one_node_at_a_time(m, source, target, hops)
+            assert shortest_path(m, source, target, hops) == want, (source, target, hops)
+            found += len(want) > 2
+    assert found > 50  # the comparison covered many multi-hop paths
+
+
 def test_pagerank_that_does_not_converge_raises_instead_of_returning_a_guess():
     # a 2-cycle with damping near 1 shrinks the change very slowly: 3 iterations cannot reach tol
     adj = sp.csr_matrix(([1.0, 1.0], ([0, 1], [1, 0])), shape=(2, 2))
