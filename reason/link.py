@@ -102,9 +102,60 @@ class NameTable:
         >>> t.keys_near("abcd", 80.0)
         ('abcd', 'abcde')
         """
+        start, end = self._window(key, threshold)
+        return self.keys[start:end]
+
+    def fuzzy_candidates(self, key: str, threshold: float) -> tuple[str, ...]:
+        """``keys_near`` narrowed, still losslessly, by shared letter trigrams: a key within rapidfuzz
+        ratio ``threshold`` of ``key`` is at most ``D`` insertions and deletions away, and each of
+        those breaks at most 3 of ``key``'s trigrams, so it shares all but ``3 * D`` of them, hence
+        at least one of the rarest ``3 * D + 1``. Only keys listed under those trigrams are
+        compared; a key too short for the bound keeps the length window.
+
+        >>> t = NameTable({}, {}, ("abcdefgh", "abcdefgx", "zzzzzzzz", "abcdefghi"), {}, 1)
+        >>> t.fuzzy_candidates("abcdefgh", 90.0)
+        ('abcdefgh', 'abcdefgx', 'abcdefghi')
+        """
+        start, end = self._window(key, threshold)
+        grams = _trigrams(key)
+        if end <= start or not grams:
+            return self.keys[start:end]
+        longest = self.lengths[end - 1]
+        edits = math.floor((1.0 - threshold / 100.0) * (len(key) + longest) + 1e-9)
+        need = len(grams) - 3 * edits
+        if need <= 0:
+            return self.keys[start:end]
+        index = self._gram_index()
+        postings = sorted((index.get(g, _NONE) for g in grams), key=len)[: len(grams) - need + 1]
+        rows = np.unique(np.concatenate(postings))
+        rows = rows[(rows >= start) & (rows < end)]
+        return tuple(self.keys[r] for r in rows.tolist())
+
+    def _window(self, key: str, threshold: float) -> tuple[int, int]:
         slack = 1.0 - threshold / 100.0
         lo, hi = len(key) * (1 - slack) / (1 + slack), len(key) * (1 + slack) / (1 - slack) if slack < 1 else float("inf")
-        return self.keys[bisect.bisect_left(self.lengths, math.ceil(lo - 1e-9)):bisect.bisect_right(self.lengths, math.floor(hi + 1e-9))]
+        return (bisect.bisect_left(self.lengths, math.ceil(lo - 1e-9)),
+                bisect.bisect_right(self.lengths, math.floor(hi + 1e-9)))
+
+    def _gram_index(self) -> dict[str, np.ndarray]:
+        """Trigram -> positions in ``keys`` of the keys containing it (built on the first fuzzy
+        lookup, then kept with the table)."""
+        index = self.__dict__.get("_grams")
+        if index is None:
+            lists: dict[str, list[int]] = defaultdict(list)
+            for at, key in enumerate(self.keys):
+                for g in _trigrams(key):
+                    lists[g].append(at)
+            index = {g: np.asarray(v, dtype=np.int64) for g, v in lists.items()}
+            object.__setattr__(self, "_grams", index)
+        return index
+
+
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def _trigrams(key: str) -> set[str]:
+    return {key[i:i + 3] for i in range(len(key) - 2)}
 
 
 class NameMentionFinder:
@@ -237,7 +288,8 @@ def _lexical(surface: str, graph: KnowledgeGraph, table: NameTable, threshold: f
 
     if threshold > 100:
         return []
-    hits = process.extract(key, table.keys_near(key, threshold), scorer=fuzz.ratio, score_cutoff=threshold, limit=None)
+    hits = process.extract(key, table.fuzzy_candidates(key, threshold), scorer=fuzz.ratio, score_cutoff=threshold,
+                           limit=None)
     if not hits:
         return []
     hit = min(hits, key=lambda h: (-h[1], h[0]))  # ties: the alphabetically first key

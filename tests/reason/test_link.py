@@ -108,3 +108,31 @@ def test_capitalised_span_finder(question, mentions):
 def test_a_misspelt_capitalised_name_links_by_fuzzy_match():
     links = link_entities("Who built the Analytcal Engine?", _graph(), CapitalisedSpanFinder(), None)
     assert [(l.mention, l.entity_id, l.method) for l in links] == [("Analytcal Engine", "e4", "fuzzy")]
+
+
+@pytest.mark.parametrize("threshold", [80.0, 90.0, 95.0])
+def test_trigram_blocking_loses_no_fuzzy_match(threshold):
+    # names built from a few syllables, so many are near one another; typo'd queries of all lengths
+    from rapidfuzz import fuzz, process
+
+    rng = np.random.default_rng(int(threshold))
+    syllables = ["an", "bel", "cor", "da", "el", "fin", "gar", "ho", "is", "ja", "ke", "lo", " "]
+    names = {"".join(rng.choice(syllables, rng.integers(2, 9))).strip() for _ in range(3000)}
+    keys = tuple(sorted((k for k in names if k), key=lambda k: (len(k), k)))
+    table = NameTable({}, {}, keys, {}, 1)
+    compared = matched = 0
+    for key in rng.choice(keys, 300):
+        chars = list(key)
+        chars[rng.integers(len(chars))] = "x"  # one substitution: a typo
+        query = "".join(chars)
+        window = table.keys_near(query, threshold)
+        blocked = table.fuzzy_candidates(query, threshold)
+        assert set(blocked) <= set(window)
+        want = {h[0] for h in process.extract(query, window, scorer=fuzz.ratio, score_cutoff=threshold, limit=None)}
+        got = {h[0] for h in process.extract(query, blocked, scorer=fuzz.ratio, score_cutoff=threshold, limit=None)}
+        assert got == want, query
+        compared += len(window) - len(blocked)
+        matched += len(want)
+    assert matched > 0  # real matches were found
+    # at 80 the bound allows too many edits for these lengths: the length window is kept whole
+    assert (compared > 0) == (threshold >= 90)
