@@ -41,14 +41,14 @@ from reason.walk import approximate_pagerank, personalized_pagerank  # noqa: E40
 def hybrid_seeds(r, question: str) -> tuple[dict[int, float], np.ndarray]:
     """The seeds ``Retriever._pagerank`` builds for ``question`` in hybrid mode (no excluded
     documents), and the retriever's own PageRank vector for them (to check the copy)."""
-    c = r.components(question)
+    hop = r.first_hop(question)
     linked = link_entities(question, r.graph, r.finder, r.embedder, r.names, r.entity_index, r.config.link)
-    first = c["first"] + r.weights.subquery * c["sub"]
+    first = hop.at(hop.rows)
     n_e, w, seeds = r.frozen.n_entities, r.weights, {}
     for link in linked:
         node = r.frozen.node_of[link.entity_id]
         seeds[node] = seeds.get(node, 0.0) + link.score * r.names.specificity.get(link.entity_id, 1.0)
-    facts = r.fact_index.search(c["qv"], w.facts) if len(r.fact_index) else []
+    facts = r.fact_index.search(hop.qv[0], w.facts) if len(r.fact_index) else []
     for rid, score in facts:
         rel = r.graph.relations[rid]
         weight = float(np.exp((score - facts[0][1]) * w.fact_sharpness))
@@ -56,9 +56,13 @@ def hybrid_seeds(r, question: str) -> tuple[dict[int, float], np.ndarray]:
             node = r.frozen.node_of[eid]
             seeds[node] = seeds.get(node, 0.0) + weight * r.names.specificity.get(eid, 1.0)
     top = top_k(first, w.seed_passages)
-    for row in top:
-        seeds[n_e + row] = seeds.get(n_e + row, 0.0) + w.passage_seed * float(np.exp(first[row] - first[top[0]]))
-    return seeds, r._pagerank(c["qv"], first, linked)
+    for at in top:
+        node = n_e + int(hop.rows[at])
+        seeds[node] = seeds.get(node, 0.0) + w.passage_seed * float(np.exp(first[at] - first[top[0]]))
+    nodes, mass = r._pagerank(hop.qv[0], hop.rows, first, linked)
+    own = np.zeros(r.frozen.adjacency.shape[0])
+    own[nodes] = mass
+    return seeds, own
 
 
 def overlap(a: np.ndarray, b: np.ndarray, k: int) -> float:

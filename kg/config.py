@@ -237,6 +237,17 @@ class HybridConfig(_Section):
     passage_seed: float = 0.5  # weight of the best first-hop passage as a PageRank seed
     dedup: float = 0.98  # cosine at which two passages count as the same
     same_title: float = 1.0  # score penalty per passage already chosen from a document of the same title
+    # cost bounds (benchmarks/latency_scale.py): passages kept per first-hop signal (dense, BM25; per
+    # query), and passages whose first-hop median is the bridge floor (every passage of a graph up
+    # to that size, an even spread of a larger one)
+    candidates: int = 200
+    floor_sample: int = 8192
+
+    def __post_init__(self):
+        if self.candidates < 1:
+            raise ConfigError(f"retrieve.hybrid.candidates: expected at least 1 passage, got {self.candidates}")
+        if self.floor_sample < 1:
+            raise ConfigError(f"retrieve.hybrid.floor_sample: expected at least 1 passage, got {self.floor_sample}")
 
 
 @dataclass(frozen=True)

@@ -170,17 +170,29 @@ class VectorIndex:
 
     def search_many(self, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """``search`` for each row of ``queries`` (one faiss call for all of them)."""
+        return [[(self.ids[r], float(s)) for r, s in zip(row_ids.tolist(), row_scores)]
+                for row_ids, row_scores in self.search_rows(queries, k)]
+
+    def search_rows(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each row of ``queries``, ``(rows, cosines)`` of its ``k`` nearest rows, best first
+        (row numbers of ``ids``; exact tables find the true top ``k``, HNSW an approximation)."""
         q = np.ascontiguousarray(np.asarray(queries, dtype=np.float32))
         if k <= 0 or not len(self.ids):
-            return [[] for _ in range(len(q))]
+            return [(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)) for _ in range(len(q))]
         if q.ndim != 2 or q.shape[1] != self.vectors.shape[1]:
             raise ConfigError(
                 f"query vectors have shape {q.shape}; expected (n, {self.vectors.shape[1]}) "
                 "(was the graph embedded with another model?)"
             )
-        scores, rows = self._index.search(q, min(k, len(self.ids)))
-        return [[(self.ids[r], float(s)) for r, s in zip(row_ids, row_scores) if r >= 0]
-                for row_ids, row_scores in zip(rows, scores)]
+        k = min(k, len(self.ids))
+        if self.exact:  # a product and a partial sort: no thread pool to wake (faiss's stalls behind onnxruntime's)
+            scores = q @ self.vectors.T
+            rows = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < len(self.ids) else np.tile(np.arange(k), (len(q), 1))
+            order = np.argsort(-np.take_along_axis(scores, rows, 1), axis=1, kind="stable")
+            rows = np.take_along_axis(rows, order, 1)
+            return [(r.astype(np.int64), s[r]) for r, s in zip(rows, scores)]
+        scores, rows = self._index.search(q, k)
+        return [(r[r >= 0].astype(np.int64), s[r >= 0]) for r, s in zip(rows, scores)]
 
     def scores(self, query: np.ndarray) -> np.ndarray:
         """Cosine of ``query`` with every row, row-aligned with ``ids``."""

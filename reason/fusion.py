@@ -17,12 +17,35 @@ def top_standardize(scores: np.ndarray, depth: int = 100) -> np.ndarray:
     [-5.0, -3.0, -1.0, 1.0]
     """
     scores = np.asarray(scores, dtype=np.float64)
-    if scores.size == 0:
-        return scores
-    depth = min(depth, scores.size)
-    head = np.partition(scores, scores.size - depth)[scores.size - depth :]
-    std = head.std()
-    return (scores - head.mean()) / std if std > 0 else scores - head.mean()
+    return standardize(scores, top_scale(scores, depth)) if scores.size else scores
+
+
+def top_scale(values: np.ndarray, depth: int = 100, total: int | None = None, fill: float = 0.0) -> tuple[float, float]:
+    """``(mean, spread)`` of the ``depth`` best of ``total`` scores, of which ``values`` are the
+    ones known and the other ``total - len(values)`` all equal ``fill`` (no higher than any known
+    one): the scale ``top_standardize`` uses, read from the head of a ranking instead of a pass over
+    every item. ``total`` defaults to ``len(values)``.
+
+    >>> top_scale(np.array([3.0, 1.0]), depth=4, total=10)
+    (1.0, 1.224744871391589)
+    >>> standardize(np.array([3.0]), top_scale(np.array([0.0, 1.0, 2.0, 3.0]), depth=2)).tolist()
+    [1.0]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    total = len(values) if total is None else total
+    depth = min(depth, total)
+    if depth <= 0:
+        return 0.0, 0.0
+    head = np.partition(values, len(values) - depth)[len(values) - depth:] if len(values) > depth else values
+    if len(head) < depth:
+        head = np.concatenate([head, np.full(depth - len(head), fill)])
+    return float(head.mean()), float(head.std())
+
+
+def standardize(values: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+    """``(values - mean) / spread`` for a ``top_scale`` result (only the shift when the spread is 0)."""
+    mean, std = scale
+    return (values - mean) / std if std > 0 else values - mean
 
 
 def dedup_near_duplicates(order: Sequence[int], vectors: np.ndarray, texts: Sequence[str],

@@ -22,6 +22,7 @@ sparse/dense scorings, one PageRank and a few sparse products.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Collection
 
 import numpy as np
@@ -35,12 +36,12 @@ from kg.text import name_key
 from kg.vectors import VectorIndex, build_vectors, passage_text, vectors_usable
 
 from .exclude import Hidden, hide_documents
-from .fusion import dedup_near_duplicates, diversify, top_standardize
+from .fusion import dedup_near_duplicates, diversify, standardize, top_scale
 from .index import BM25Index, top_k
 from .link import MentionFinder, NameTable, link_entities
 from .question import analyse_question
 from .rerank import Reranker, rerank
-from .walk import approximate_pagerank, freeze_graph, personalized_pagerank, shortest_path
+from .walk import freeze_graph, pagerank_support, personalized_pagerank, shortest_path
 
 class Retriever:
     """Ranks the passages of one graph for questions; see the module docstring for the modes."""
@@ -63,6 +64,10 @@ class Retriever:
         self.links_in = self.links.T.tocsr()
         self._texts = [graph.passages[p].text for p in self.passage_ids]  # duplicates: same text, any title
         self._titles = [_title_key(graph, p) for p in self.passage_ids]
+        # passages whose first-hop scores give the bridge floor (their median): all of a small graph,
+        # an even spread of a large one, with their vectors side by side (no per-question gather)
+        self._sample = _spread_rows(len(self.passage_ids), self.weights.floor_sample)
+        self._sample_vectors = np.ascontiguousarray(self.passage_index.vectors[self._sample])
 
     # ---- public -------------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, mode: str | None = None,
@@ -83,10 +88,10 @@ class Retriever:
         mode, k = config.mode, config.k
         timings: dict[str, float] = {}
         hidden = hide_documents(self.graph, self.frozen, self.mentions, exclude) if exclude else None
-        scores, linked, node_mass = self._score(question, mode, timings, hidden)
+        ranked, linked, reached = self._score(question, mode, timings, hidden)
         t = time.perf_counter()
-        evidence = self._evidence(scores, k, mode, question)
-        entities = self._candidates(node_mass, scores, linked)
+        evidence = self._evidence(ranked, k, mode, question)
+        entities = self._candidates(reached, ranked, linked)
         chain = self._chain(linked, entities, evidence, hidden)
         timings["rank"] = time.perf_counter() - t
         timings["total"] = sum(timings.values())
@@ -95,63 +100,78 @@ class Retriever:
             settings["reranker"] = self.reranker.name
         return Retrieval(question, mode, evidence, chain, tuple(linked), entities, timings, settings)
 
-    def components(self, question: str, timings: dict[str, float] | None = None) -> dict[str, np.ndarray]:
-        """Every per-passage signal the hybrid mode mixes (for tuning and explanation)."""
+    def first_hop(self, question: str, timings: dict[str, float] | None = None) -> "FirstHop":
+        """The question's first-hop scoring (dense + BM25, and one sub-query per compared item),
+        with its candidate passages; ``FirstHop.at`` scores any passages (for tuning and
+        explanation)."""
         timings = {} if timings is None else timings
         t = time.perf_counter()
-        subs = analyse_question(question).subqueries
-        qv = self.embedder.embed([question, *subs]) if len(self.passage_ids) else np.zeros((1 + len(subs), 1))
+        queries = [question, *analyse_question(question).subqueries]
+        qv = self.embedder.embed(queries) if len(self.passage_ids) else np.zeros((len(queries), 1))
         timings["embed"] = time.perf_counter() - t
         t = time.perf_counter()
-        dense = self.passage_index.scores(qv[0]) if len(self.passage_ids) else np.zeros(0)
-        bm25 = self.bm25.scores(question)
-        first = top_standardize(dense) + self.weights.bm25 * top_standardize(bm25)
-        sub = np.zeros_like(first)
-        for query, vec in zip(subs, qv[1:]):
-            s = top_standardize(self.passage_index.scores(vec)) + self.weights.bm25 * top_standardize(self.bm25.scores(query))
-            sub = np.maximum(sub, s)
+        hop = FirstHop(self, queries, qv)
         timings["first_hop"] = time.perf_counter() - t
-        return {"dense": dense, "bm25": bm25, "first": first, "sub": sub, "qv": qv[0]}
+        return hop
 
     # ---- scoring ------------------------------------------------------------------------------
     def _score(self, question, mode, timings, hidden: Hidden | None = None):
-        """(passage scores, linked entities, node mass); hidden passages score -inf, hidden entities
-        are not linked and the walk runs without them."""
+        """(ranked passages, linked entities, (entity nodes, PageRank mass)); hidden passages score
+        -inf, hidden entities are not linked and the walk runs without them.
+
+        Only passages that can reach the top are scored: the first-hop candidates and the passages
+        PageRank reaches (any other passage has no PageRank mass, which puts it far below them), so
+        a question's cost follows its neighbourhood, not the graph's size."""
+        none = (np.zeros(0, dtype=np.int64), np.zeros(0))
         if mode in ("dense", "bm25"):
-            return _mask(self._single(question, mode, timings), hidden), [], np.zeros(0)
-        c = self.components(question, timings)
+            return self._single(question, mode, timings).masked(hidden), [], none
+        hop = self.first_hop(question, timings)
         t = time.perf_counter()
         linked = link_entities(question, self.graph, self.finder, self.embedder, self.names, self.entity_index,
                                self.config.link)
         if hidden is not None:
             linked = [x for x in linked if not hidden.entities[self.frozen.node_of[x.entity_id]]]
         timings["link"] = time.perf_counter() - t
-        first = c["first"] + self.weights.subquery * c["sub"] if mode == "hybrid" else top_standardize(c["dense"])
-        first = _mask(first, hidden)
+        first = hop.at(hop.rows, mode, hidden)
         t = time.perf_counter()
-        mass = self._pagerank(c["qv"], first, linked, hidden)
+        nodes, mass = self._pagerank(hop.qv[0], hop.rows, first, linked, hidden)
         timings["graph"] = time.perf_counter() - t
-        ppr = mass[self.frozen.n_entities:]
+        n_e = self.frozen.n_entities
+        in_passages = nodes >= n_e
+        reached, reached_mass = nodes[in_passages] - n_e, mass[in_passages]
+        entities = (nodes[~in_passages], mass[~in_passages])
         if mode == "graph":
-            return _mask(ppr, hidden), linked, mass
+            return Ranked(reached, reached_mass).masked(hidden), linked, entities
         t = time.perf_counter()
-        scores = first + self.weights.bridge * self._bridge(first) + self.weights.ppr * _log_standardize(ppr)
+        rows = np.union1d(hop.rows, reached)
+        first = hop.at(rows, mode, hidden)
+        floor = float(np.median(hop.at(self._sample, mode, hidden, self._sample_vectors))) if len(self._sample) else 0.0
+        ppr = np.zeros(len(rows))
+        ppr[np.searchsorted(rows, reached)] = reached_mass
+        scores = first + self.weights.bridge * self._bridge(rows, first, floor) + self.weights.ppr * _log_standardize(
+            ppr, reached_mass, len(self.passage_ids))
         timings["bridge"] = time.perf_counter() - t
-        return scores, linked, mass
+        return Ranked(rows, scores), linked, entities
 
-    def _single(self, question: str, mode: str, timings: dict[str, float]) -> np.ndarray:
+    def _single(self, question: str, mode: str, timings: dict[str, float]) -> "Ranked":
         t = time.perf_counter()
         if mode == "bm25":
             scores = self.bm25.scores(question)
+            rows = np.flatnonzero(scores)
+            ranked = Ranked(rows, scores[rows].astype(np.float64))
         elif len(self.passage_ids):
-            scores = self.passage_index.scores(self.embedder.embed([question])[0])
+            pool = max(self.weights.candidates, self.config.k * 3 + 5)
+            rows, cosines = self.passage_index.search_rows(self.embedder.embed([question]), pool)[0]
+            ranked = Ranked.of(rows, cosines)
         else:
-            scores = np.zeros(0)
+            ranked = Ranked.of(np.zeros(0, dtype=np.int64), np.zeros(0))
         timings[mode] = time.perf_counter() - t
-        return scores
+        return ranked
 
-    def _pagerank(self, qv: np.ndarray, first: np.ndarray, linked: list[LinkedEntity],
-                  hidden: Hidden | None = None) -> np.ndarray:
+    def _pagerank(self, qv: np.ndarray, rows: np.ndarray, first: np.ndarray, linked: list[LinkedEntity],
+                  hidden: Hidden | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(nodes, mass) of personalised PageRank seeded from the linked entities, the facts closest
+        to the question and the best first-hop passages (``first`` scores the passage ``rows``)."""
         n_e = self.frozen.n_entities
         seeds: dict[int, float] = {}
         for link in linked:
@@ -168,39 +188,45 @@ class Retriever:
         top = top_k(first, self.weights.seed_passages)
         if top:
             best = first[top[0]]
-            for row in top:
-                seeds[n_e + row] = seeds.get(n_e + row, 0.0) + self.weights.passage_seed * float(np.exp(first[row] - best))
+            for at in top:
+                node = n_e + int(rows[at])
+                seeds[node] = seeds.get(node, 0.0) + self.weights.passage_seed * float(np.exp(first[at] - best))
         if not seeds:
-            return np.zeros(self.frozen.adjacency.shape[0])
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
         adjacency = self.frozen.adjacency if hidden is None else hidden.adjacency
         if self.config.pagerank == "push":  # out-weights: cached per graph, summed per call when nodes are hidden
             out_weight = self.frozen.out_weight if hidden is None else None
-            return approximate_pagerank(adjacency, seeds, self.config.damping, self.config.pagerank_epsilon, out_weight)
-        return personalized_pagerank(adjacency, seeds, damping=self.config.damping)
+            return pagerank_support(adjacency, seeds, self.config.damping, self.config.pagerank_epsilon, out_weight)
+        mass = personalized_pagerank(adjacency, seeds, damping=self.config.damping)
+        nodes = np.flatnonzero(mass)
+        return nodes, mass[nodes]
 
-    def _bridge(self, first: np.ndarray) -> np.ndarray:
-        """Per passage: the best first-hop score among passages it links to or is linked from,
-        counted above the first-hop median only (weak links add nothing)."""
-        if not len(first):
-            return first
-        floor = np.median(first)
+    def _bridge(self, rows: np.ndarray, first: np.ndarray, floor: float) -> np.ndarray:
+        """Per passage of ``rows`` (ascending): the best first-hop score among the passages of
+        ``rows`` it links to or is linked from, counted above ``floor`` (the first-hop median) only,
+        so weak links add nothing."""
         gain = np.maximum(first - floor, 0.0)
-        return np.maximum(_row_max(self.links, gain), _row_max(self.links_in, gain))
+        out = np.zeros(len(rows))
+        for matrix in (self.links, self.links_in):
+            out = np.maximum(out, _row_max_within(matrix, rows, gain))
+        return out
 
     # ---- outputs ------------------------------------------------------------------------------
-    def _evidence(self, scores: np.ndarray, k: int, mode: str, question: str = "") -> tuple[Evidence, ...]:
-        if not len(scores):
+    def _evidence(self, ranked: "Ranked", k: int, mode: str, question: str = "") -> tuple[Evidence, ...]:
+        if not len(ranked.rows):
             return ()
         reranking = self.reranker is not None and mode == "hybrid"
         pool = max(k * 3 + 5, self.config.rerank_candidates) if reranking else k * 3 + 5
-        order = [row for row in top_k(scores, pool) if np.isfinite(scores[row])]  # -inf: excluded
-        order = dedup_near_duplicates(order, self.passage_index.vectors, self._texts, self.weights.dedup)
+        best = [at for at in top_k(ranked.values, pool) if np.isfinite(ranked.values[at])]  # -inf: excluded
+        scores = {int(ranked.rows[at]): float(ranked.values[at]) for at in best}
+        order = dedup_near_duplicates(list(scores), self.passage_index.vectors, self._texts, self.weights.dedup)
         if reranking:
             n = self.config.rerank_candidates
             top = order[:n]
-            scores = scores.copy()
-            scores[top] = rerank(question, scores[top], [passage_text(self.graph, self.passage_ids[r]) for r in top],
-                                 self.reranker, self.config.rerank_weight)
+            new = rerank(question, np.array([scores[r] for r in top]),
+                         [passage_text(self.graph, self.passage_ids[r]) for r in top], self.reranker,
+                         self.config.rerank_weight)
+            scores.update(zip(top, map(float, new)))
             order = sorted(top, key=lambda r: -scores[r]) + order[n:]
         if mode == "hybrid":
             order = diversify(order, scores, self._titles, self.weights.same_title, k)
@@ -209,25 +235,25 @@ class Retriever:
         for rank, row in enumerate(order, 1):
             p = self.graph.passages[self.passage_ids[row]]
             doc = self.graph.documents.get(p.doc_id)
-            out.append(Evidence(p.id, p.doc_id, doc.title if doc else "", p.text, round(float(scores[row]), 6), mode, rank))
+            out.append(Evidence(p.id, p.doc_id, doc.title if doc else "", p.text, round(scores[row], 6), mode, rank))
         return tuple(out)
 
-    def _candidates(self, mass: np.ndarray, scores: np.ndarray, linked: list[LinkedEntity], n: int = 10):
-        n_e = self.frozen.n_entities
-        if not len(mass):  # dense / bm25: entities of the best passages, weighted by passage score
-            top = top_k(scores, 10)
-            mass = np.zeros(n_e)
-            if top and n_e:
-                w = np.zeros(len(scores))
-                w[top] = np.exp(scores[top] - scores[top[0]])
-                mass = self.mentions.T @ w
+    def _candidates(self, entities: tuple[np.ndarray, np.ndarray], ranked: "Ranked", linked: list[LinkedEntity],
+                    n: int = 10):
+        nodes, mass = entities
+        if not len(nodes) and len(ranked.rows):  # dense / bm25: entities of the best passages, weighted by passage score
+            top = top_k(ranked.values, 10)
+            weight = np.exp(ranked.values[top] - ranked.values[top[0]])
+            part = self.mentions[ranked.rows[top]].tocoo()
+            nodes, at = np.unique(part.col, return_inverse=True)
+            mass = np.bincount(at, weights=part.data * weight[part.row], minlength=len(nodes))
         own = {self.frozen.node_of[l.entity_id] for l in linked}
-        ent = mass[:n_e]
         out = []
-        for node in top_k(ent, n + len(own)):
-            if node not in own and ent[node] > 0:
+        for at in top_k(mass, n + len(own)):  # nodes ascend, so ties still go to the lower node
+            node = int(nodes[at])
+            if node not in own and mass[at] > 0:
                 e = self.graph.entities[self.frozen.entity_ids[node]]
-                out.append(ScoredEntity(e.id, e.name, e.type, round(float(ent[node]), 6)))
+                out.append(ScoredEntity(e.id, e.name, e.type, round(float(mass[at]), 6)))
         return tuple(out[:n])
 
     def _chain(self, linked, candidates, evidence, hidden: Hidden | None = None) -> tuple[Hop, ...]:
@@ -339,24 +365,106 @@ def _link_matrix(graph: KnowledgeGraph, frozen, mentions: sp.csr_matrix) -> sp.c
     return links
 
 
-def _row_max(matrix: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
-    """Per row, the largest ``values[col]`` over the row's non-zero columns (0 for empty rows)."""
-    out = np.zeros(matrix.shape[0])
-    if matrix.nnz == 0:
+def _row_max_within(matrix: sp.csr_matrix, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each of ``rows`` (ascending), the largest ``values[j]`` over its non-zero columns that are
+    themselves among ``rows`` (``values`` is aligned with ``rows``; 0 when there is none). Reads only
+    those rows of the CSR arrays.
+
+    >>> m = sp.csr_matrix(np.array([[0, 1, 1], [0, 0, 0], [1, 0, 0]], dtype=float))
+    >>> _row_max_within(m, np.array([0, 2]), np.array([5.0, 7.0])).tolist()
+    [7.0, 5.0]
+    """
+    out = np.zeros(len(rows))
+    if matrix.nnz == 0 or not len(rows):
         return out
-    gathered = values[matrix.indices]
-    nonempty = np.diff(matrix.indptr) > 0
-    out[nonempty] = np.maximum.reduceat(gathered, matrix.indptr[:-1][nonempty])
+    starts = matrix.indptr[rows]
+    lengths = matrix.indptr[rows + 1] - starts
+    if not lengths.sum():
+        return out
+    offsets = np.cumsum(lengths) - lengths
+    cols = matrix.indices[np.arange(lengths.sum()) + np.repeat(starts - offsets, lengths)]
+    at = np.minimum(np.searchsorted(rows, cols), len(rows) - 1)
+    gathered = np.where(rows[at] == cols, values[at], 0.0)
+    nonempty = lengths > 0
+    out[nonempty] = np.maximum(np.maximum.reduceat(gathered, offsets[nonempty]), 0.0)
     return out
 
 
-def _mask(scores: np.ndarray, hidden: Hidden | None) -> np.ndarray:
-    """``scores`` with the rows of hidden passages at -inf (never ranked, never a seed)."""
-    return scores if hidden is None or not len(scores) else np.where(hidden.passages, -np.inf, scores)
+def _spread_rows(n: int, size: int) -> np.ndarray:
+    """All of ``range(n)`` when ``n <= size``, else ``size`` rows spread evenly over it.
+
+    >>> _spread_rows(3, 5).tolist(), _spread_rows(10, 4).tolist()
+    ([0, 1, 2], [0, 3, 6, 9])
+    """
+    if n <= size:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, size).round().astype(np.int64))
 
 
-def _log_standardize(mass: np.ndarray) -> np.ndarray:
-    """PageRank mass on a log scale, standardised over the best passages."""
-    if not len(mass) or mass.max() <= 0:
+def _log_standardize(mass: np.ndarray, reached: np.ndarray, total: int) -> np.ndarray:
+    """PageRank ``mass`` on a log scale, standardised over the best passages of all ``total``:
+    ``reached`` holds every non-zero mass (the rest are 0)."""
+    if not len(reached) or reached.max() <= 0:
         return np.zeros(len(mass))
-    return top_standardize(np.log(mass + 1e-12), depth=100)
+    tiny = 1e-12
+    return standardize(np.log(mass + tiny), top_scale(np.log(reached + tiny), 100, total, float(np.log(tiny))))
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Scores of some passages (``rows``, ascending, and ``values``); every other passage is out of
+    the running."""
+
+    rows: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, rows: np.ndarray, values: np.ndarray) -> "Ranked":
+        order = np.argsort(rows, kind="stable")
+        return cls(np.asarray(rows, dtype=np.int64)[order], np.asarray(values, dtype=np.float64)[order])
+
+    def masked(self, hidden: Hidden | None) -> "Ranked":
+        """The same, with hidden passages at -inf (never ranked)."""
+        if hidden is None or not len(self.rows):
+            return self
+        return Ranked(self.rows, np.where(hidden.passages[self.rows], -np.inf, self.values))
+
+
+class FirstHop:
+    """A question's first hop: dense and BM25 scores of the question and of each comparison
+    sub-query, each standardised over its best ``DEPTH`` passages, and the candidate passages (the
+    ``HybridConfig.candidates`` best of each signal). ``at`` scores any passages."""
+
+    DEPTH = 100
+
+    def __init__(self, retriever: Retriever, queries: list[str], qv: np.ndarray):
+        self.retriever, self.qv = retriever, np.asarray(qv, dtype=np.float32)
+        n, keep = len(retriever.passage_ids), retriever.weights.candidates
+        hits = (retriever.passage_index.search_rows(self.qv, max(keep, self.DEPTH)) if n
+                else [(np.zeros(0, dtype=np.int64), ())] * len(queries))
+        self.dense_scale = [top_scale(cos, self.DEPTH) for _, cos in hits]
+        self.keyword = [retriever.bm25.scores(q) for q in queries]
+        self.keyword_scale, found = [], [rows[:keep] for rows, _ in hits]
+        for scores in self.keyword:
+            rows = np.flatnonzero(scores)
+            self.keyword_scale.append(top_scale(scores[rows], self.DEPTH, n))
+            found.append(rows[top_k(scores[rows], keep)] if len(rows) else rows)
+        self.rows = np.unique(np.concatenate(found)).astype(np.int64) if n else np.zeros(0, dtype=np.int64)
+
+    def at(self, rows: np.ndarray, mode: str = "hybrid", hidden: Hidden | None = None,
+           vectors: np.ndarray | None = None) -> np.ndarray:
+        """First-hop scores of passage ``rows`` (``vectors``: their rows of the passage index, when
+        the caller holds them): in ``hybrid``, question + sub-queries; otherwise dense only."""
+        if not len(rows):
+            return np.zeros(0)
+        r = self.retriever
+        cos = (r.passage_index.vectors[rows] if vectors is None else vectors) @ self.qv.T
+        dense = [standardize(cos[:, i].astype(np.float64), self.dense_scale[i]) for i in range(len(self.qv))]
+        if mode == "hybrid":
+            both = [d + r.weights.bm25 * standardize(kw[rows].astype(np.float64), scale)
+                    for d, kw, scale in zip(dense, self.keyword, self.keyword_scale)]
+            sub = np.maximum.reduce([np.zeros(len(rows)), *both[1:]])
+            scores = both[0] + r.weights.subquery * sub
+        else:
+            scores = dense[0]
+        return scores if hidden is None else np.where(hidden.passages[rows], -np.inf, scores)
