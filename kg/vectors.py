@@ -16,6 +16,9 @@ finds similar names with it.
 """
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -28,6 +31,7 @@ from .model import is_named
 
 # rows; below this exact search is fast enough (see ../shared/STACK.md), above it HNSW
 HNSW_THRESHOLD = 200_000
+HNSW_LINKS, HNSW_EF_SEARCH = 32, 128  # faiss IndexHNSWFlat M, and candidates kept while searching
 EMBED_CHUNK = 4096  # texts per embedder call during a build
 
 
@@ -141,25 +145,48 @@ def _dimension(embedder: Embedder, fresh: np.ndarray | None, old: VectorTable | 
 
 
 class VectorIndex:
-    """Inner-product search over a ``VectorTable`` (exact below ``HNSW_THRESHOLD`` rows, HNSW above).
+    """Inner-product search over a ``VectorTable``: exact (numpy) below ``hnsw_threshold`` rows, a faiss
+    HNSW graph above.
+
+    Building an HNSW graph takes minutes for a million rows, so with ``cache`` (a folder) it is
+    written there once as ``NAME-FINGERPRINT.hnsw`` and read back by later loads of the same table
+    (same ids, vectors and model: the fingerprint is a hash of them). The file is written whole and
+    swapped in, other files of the same ``name`` are removed, and a file that cannot be read is
+    rebuilt, never trusted.
 
     ``search`` takes one query vector (L2-normalised, like the rows) and returns ``(id, cosine)``
     pairs, best first. ``scores`` gives the cosine of the query against every row (exact tables)."""
 
-    def __init__(self, table: VectorTable, hnsw_threshold: int = HNSW_THRESHOLD):
-        import faiss
-
+    def __init__(self, table: VectorTable, hnsw_threshold: int = HNSW_THRESHOLD, cache: Path | None = None,
+                 name: str = "vectors"):
         self.ids = table.ids
         self.vectors = np.ascontiguousarray(table.vectors, dtype=np.float32)
-        dim = self.vectors.shape[1] if self.vectors.ndim == 2 else 0
         self.exact = len(self.ids) < hnsw_threshold
-        if self.exact:
-            self._index = faiss.IndexFlatIP(max(dim, 1))
-        else:
-            self._index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-            self._index.hnsw.efSearch = 128
-        if len(self.ids):
-            self._index.add(self.vectors)
+        self.loaded_from_cache = False
+        if not self.exact:
+            self._index = self._hnsw(table.model, cache, name)
+
+    def _hnsw(self, model: str, cache: Path | None, name: str):
+        import faiss
+
+        path = None
+        if cache is not None:
+            path = Path(cache) / f"{name}-{_fingerprint(self.ids, self.vectors, model)}.hnsw"
+            if path.is_file():
+                try:
+                    index = faiss.read_index(str(path))
+                    if index.ntotal == len(self.ids) and index.d == self.vectors.shape[1]:
+                        index.hnsw.efSearch = HNSW_EF_SEARCH
+                        self.loaded_from_cache = True
+                        return index
+                except RuntimeError:  # a truncated or foreign file: build afresh below
+                    pass
+        index = faiss.IndexHNSWFlat(self.vectors.shape[1], HNSW_LINKS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+        index.add(self.vectors)
+        if path is not None:
+            _write_index(index, path, name)
+        return index
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -186,11 +213,7 @@ class VectorIndex:
             )
         k = min(k, len(self.ids))
         if self.exact:  # a product and a partial sort: no thread pool to wake (faiss's stalls behind onnxruntime's)
-            scores = q @ self.vectors.T
-            rows = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < len(self.ids) else np.tile(np.arange(k), (len(q), 1))
-            order = np.argsort(-np.take_along_axis(scores, rows, 1), axis=1, kind="stable")
-            rows = np.take_along_axis(rows, order, 1)
-            return [(r.astype(np.int64), s[r]) for r, s in zip(rows, scores)]
+            return top_rows(q @ self.vectors.T, k)
         scores, rows = self._index.search(q, k)
         return [(r[r >= 0].astype(np.int64), s[r >= 0]) for r, s in zip(rows, scores)]
 
@@ -199,3 +222,48 @@ class VectorIndex:
         if not len(self.ids):
             return np.zeros(0, dtype=np.float32)
         return self.vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
+
+
+def top_rows(scores: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each row of a (queries x items) score matrix, ``(items, scores)`` of its ``k`` best, best first.
+
+    >>> [(r.tolist(), s.tolist()) for r, s in top_rows(np.array([[0.1, 0.9, 0.5]]), 2)]
+    [([1, 2], [0.9, 0.5])]
+    """
+    k = min(k, scores.shape[1])
+    if k <= 0:
+        return [(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=scores.dtype)) for _ in scores]
+    rows = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.tile(np.arange(k), (len(scores), 1))
+    rows = np.take_along_axis(rows, np.argsort(-np.take_along_axis(scores, rows, 1), axis=1, kind="stable"), 1)
+    return [(r.astype(np.int64), s[r]) for r, s in zip(rows, scores)]
+
+
+def _fingerprint(ids: tuple[str, ...], vectors: np.ndarray, model: str) -> str:
+    """A hash of a table's ids, vectors and model, and of the HNSW settings: the cache key."""
+    import faiss
+
+    h = hashlib.blake2b(digest_size=12)
+    h.update(f"{model}\x00{vectors.shape}\x00{HNSW_LINKS}\x00{faiss.__version__}\x00".encode())
+    h.update("\x00".join(ids).encode())
+    h.update(memoryview(vectors).cast("B"))
+    return h.hexdigest()
+
+
+def _write_index(index, path: Path, name: str) -> None:
+    """Write ``index`` to ``path`` whole (a temporary file swapped in), then remove older files of
+    ``name``. A cache that cannot be written (read-only folder, full disk) is skipped: it only saves time."""
+    import faiss
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(index, str(tmp))
+        os.replace(tmp, path)
+        for old in path.parent.glob(f"{name}-*.hnsw"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except (OSError, RuntimeError):  # faiss reports a failed write as RuntimeError
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass

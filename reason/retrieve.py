@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Collection
+from pathlib import Path
+from typing import Collection, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -33,7 +34,7 @@ from kg.embedding import Embedder
 from kg.graph import KnowledgeGraph, VectorTable
 from kg.model import Citation, Evidence, Hop, LinkedEntity, Retrieval, ScoredEntity
 from kg.text import name_key
-from kg.vectors import VectorIndex, build_vectors, passage_text, vectors_usable
+from kg.vectors import VectorIndex, build_vectors, passage_text, top_rows, vectors_usable
 
 from .exclude import Hidden, hide_documents
 from .fusion import dedup_near_duplicates, diversify, standardize, top_scale
@@ -41,21 +42,23 @@ from .index import BM25Index, top_k
 from .link import MentionFinder, NameTable, link_entities
 from .question import analyse_question
 from .rerank import Reranker, rerank
-from .walk import freeze_graph, pagerank_support, personalized_pagerank, shortest_path
+from .walk import freeze_graph, pagerank_support, personalized_pagerank, shortest_paths
 
 class Retriever:
     """Ranks the passages of one graph for questions; see the module docstring for the modes."""
 
     def __init__(self, graph: KnowledgeGraph, embedder: Embedder, finder: MentionFinder | None = None,
-                 config: RetrieveConfig = RetrieveConfig(), reranker: Reranker | None = None):
+                 config: RetrieveConfig = RetrieveConfig(), reranker: Reranker | None = None,
+                 index_dir: Path | None = None):
         self.graph, self.embedder, self.finder, self.config = graph, embedder, finder, config
         self.reranker = reranker  # rescoring hybrid's best passages (reason/rerank.py), when one is trained
         self.weights = config.hybrid
         tables = _tables_for(graph, embedder)
         self.passage_ids = tuple(graph.passages)
-        self.passage_index = VectorIndex(_aligned(tables["passage"], self.passage_ids))
-        self.entity_index = VectorIndex(tables["entity"])
-        self.fact_index = VectorIndex(tables["fact"])
+        # index_dir: where HNSW indexes of large tables are kept between loads (kg/vectors.py)
+        self.passage_index = VectorIndex(_aligned(tables["passage"], self.passage_ids), cache=index_dir, name="passage")
+        self.entity_index = VectorIndex(tables["entity"], cache=index_dir, name="entity")
+        self.fact_index = VectorIndex(tables["fact"], cache=index_dir, name="fact")
         self.bm25 = BM25Index.from_graph(graph)
         self.frozen = freeze_graph(graph)
         self.names = NameTable.from_graph(graph)
@@ -71,14 +74,15 @@ class Retriever:
 
     # ---- public -------------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, mode: str | None = None,
-                 exclude: Collection[str] = ()) -> Retrieval:
+                 exclude: Collection[str] = (), vectors: np.ndarray | None = None) -> Retrieval:
         """Rank passages for ``question``; ``k`` and ``mode`` default to the configured ones.
 
         Returns evidence (best first), the linked question entities, answer-candidate entities
         (PageRank mass, question entities excluded), a reasoning chain over relation edges, and
         the settings used. ``exclude`` holds document ids retrieval treats as absent: their passages,
         the entities only they mention and the facts only they state are never seen (ablations);
-        the settings then record them as ``exclude``.
+        the settings then record them as ``exclude``. ``vectors``: the embeddings of ``queries(question)``
+        when the caller has them (``retrieve_many`` embeds a whole batch in one call).
 
         >>> from kg.embedding import HashingEmbedder
         >>> Retriever(KnowledgeGraph(), HashingEmbedder(dim=8)).retrieve("Who?", exclude={"d1"}).settings["exclude"]
@@ -88,7 +92,7 @@ class Retriever:
         mode, k = config.mode, config.k
         timings: dict[str, float] = {}
         hidden = hide_documents(self.graph, self.frozen, self.mentions, exclude) if exclude else None
-        ranked, linked, reached = self._score(question, mode, timings, hidden)
+        ranked, linked, reached = self._score(question, mode, timings, hidden, vectors)
         t = time.perf_counter()
         evidence = self._evidence(ranked, k, mode, question)
         entities = self._candidates(reached, ranked, linked)
@@ -100,22 +104,57 @@ class Retriever:
             settings["reranker"] = self.reranker.name
         return Retrieval(question, mode, evidence, chain, tuple(linked), entities, timings, settings)
 
-    def first_hop(self, question: str, timings: dict[str, float] | None = None) -> "FirstHop":
+    def retrieve_many(self, questions: Sequence[str], k: int | None = None, mode: str | None = None,
+                      batch: int = 64) -> list[Retrieval]:
+        """``retrieve`` for each question, embedding the questions (and their sub-queries) ``batch``
+        questions per embedder call instead of one call each. Each retrieval's ``embed`` timing is
+        its share of its batch's call.
+
+        >>> from kg.embedding import HashingEmbedder
+        >>> [r.question for r in Retriever(KnowledgeGraph(), HashingEmbedder(dim=8)).retrieve_many(["A?", "B?"])]
+        ['A?', 'B?']
+        """
+        out: list[Retrieval] = []
+        mode = mode or self.config.mode
+        for start in range(0, len(questions), batch):
+            part = list(questions[start:start + batch])
+            texts = [[] if mode == "bm25" else [q] if mode == "dense" else queries(q) for q in part]
+            t = time.perf_counter()
+            flat = [x for group in texts for x in group]
+            embedded = self.embedder.embed(flat) if flat and len(self.passage_ids) else np.zeros((len(flat), 1))
+            share = (time.perf_counter() - t) / len(part)
+            at = 0
+            for q, group in zip(part, texts):
+                if mode == "bm25":
+                    out.append(self.retrieve(q, k, mode))
+                    continue
+                r = self.retrieve(q, k, mode, vectors=embedded[at:at + len(group)])
+                r.timings["embed" if mode != "dense" else "dense"] += share
+                r.timings["total"] += share
+                out.append(r)
+                at += len(group)
+        return out
+
+    def first_hop(self, question: str, timings: dict[str, float] | None = None,
+                  vectors: np.ndarray | None = None) -> "FirstHop":
         """The question's first-hop scoring (dense + BM25, and one sub-query per compared item),
         with its candidate passages; ``FirstHop.at`` scores any passages (for tuning and
-        explanation)."""
+        explanation). ``vectors``: the embeddings of ``queries(question)``, when already made."""
         timings = {} if timings is None else timings
         t = time.perf_counter()
-        queries = [question, *analyse_question(question).subqueries]
-        qv = self.embedder.embed(queries) if len(self.passage_ids) else np.zeros((len(queries), 1))
+        texts = queries(question)
+        if vectors is not None:
+            qv = vectors
+        else:
+            qv = self.embedder.embed(texts) if len(self.passage_ids) else np.zeros((len(texts), 1))
         timings["embed"] = time.perf_counter() - t
         t = time.perf_counter()
-        hop = FirstHop(self, queries, qv)
+        hop = FirstHop(self, texts, qv)
         timings["first_hop"] = time.perf_counter() - t
         return hop
 
     # ---- scoring ------------------------------------------------------------------------------
-    def _score(self, question, mode, timings, hidden: Hidden | None = None):
+    def _score(self, question, mode, timings, hidden: Hidden | None = None, vectors: np.ndarray | None = None):
         """(ranked passages, linked entities, (entity nodes, PageRank mass)); hidden passages score
         -inf, hidden entities are not linked and the walk runs without them.
 
@@ -124,15 +163,21 @@ class Retriever:
         a question's cost follows its neighbourhood, not the graph's size."""
         none = (np.zeros(0, dtype=np.int64), np.zeros(0))
         if mode in ("dense", "bm25"):
-            return self._single(question, mode, timings).masked(hidden), [], none
-        hop = self.first_hop(question, timings)
+            return self._single(question, mode, timings, vectors).masked(hidden), [], none
+        hop = self.first_hop(question, timings, vectors)
         t = time.perf_counter()
         linked = link_entities(question, self.graph, self.finder, self.embedder, self.names, self.entity_index,
                                self.config.link)
         if hidden is not None:
             linked = [x for x in linked if not hidden.entities[self.frozen.node_of[x.entity_id]]]
         timings["link"] = time.perf_counter() - t
-        first = hop.at(hop.rows, mode, hidden)
+        # a graph no larger than the floor sample is scored whole, once; a larger one where needed
+        t = time.perf_counter()
+        whole = (hop.at(self._sample, mode, hidden, self._sample_vectors)
+                 if len(self._sample) == len(self.passage_ids) else None)
+        score_at = (lambda rows: whole[rows]) if whole is not None else (lambda rows: hop.at(rows, mode, hidden))
+        first = score_at(hop.rows)
+        timings["first_hop"] += time.perf_counter() - t
         t = time.perf_counter()
         nodes, mass = self._pagerank(hop.qv[0], hop.rows, first, linked, hidden)
         timings["graph"] = time.perf_counter() - t
@@ -144,8 +189,9 @@ class Retriever:
             return Ranked(reached, reached_mass).masked(hidden), linked, entities
         t = time.perf_counter()
         rows = np.union1d(hop.rows, reached)
-        first = hop.at(rows, mode, hidden)
-        floor = float(np.median(hop.at(self._sample, mode, hidden, self._sample_vectors))) if len(self._sample) else 0.0
+        first = score_at(rows)
+        sample = whole if whole is not None else hop.at(self._sample, mode, hidden, self._sample_vectors)
+        floor = float(np.median(sample)) if len(sample) else 0.0
         ppr = np.zeros(len(rows))
         ppr[np.searchsorted(rows, reached)] = reached_mass
         scores = first + self.weights.bridge * self._bridge(rows, first, floor) + self.weights.ppr * _log_standardize(
@@ -153,7 +199,7 @@ class Retriever:
         timings["bridge"] = time.perf_counter() - t
         return Ranked(rows, scores), linked, entities
 
-    def _single(self, question: str, mode: str, timings: dict[str, float]) -> "Ranked":
+    def _single(self, question: str, mode: str, timings: dict[str, float], vectors: np.ndarray | None = None) -> "Ranked":
         t = time.perf_counter()
         if mode == "bm25":
             scores = self.bm25.scores(question)
@@ -161,7 +207,8 @@ class Retriever:
             ranked = Ranked(rows, scores[rows].astype(np.float64))
         elif len(self.passage_ids):
             pool = max(self.weights.candidates, self.config.k * 3 + 5)
-            rows, cosines = self.passage_index.search_rows(self.embedder.embed([question]), pool)[0]
+            qv = self.embedder.embed([question]) if vectors is None else vectors[:1]
+            rows, cosines = self.passage_index.search_rows(qv, pool)[0]
             ranked = Ranked.of(rows, cosines)
         else:
             ranked = Ranked.of(np.zeros(0, dtype=np.int64), np.zeros(0))
@@ -264,10 +311,9 @@ class Retriever:
         retrieved = {e.passage_id for e in evidence}
         relations = self.frozen.relations if hidden is None else hidden.relation_edges
         best: tuple[tuple[int, int], list[int]] | None = None
+        targets = [self.frozen.node_of[cand.entity_id] for cand in candidates[:5]]
         for link in linked[:3]:
-            src = self.frozen.node_of[link.entity_id]
-            for cand in candidates[:5]:
-                path = shortest_path(relations, src, self.frozen.node_of[cand.entity_id], self.config.hops)
+            for path in shortest_paths(relations, self.frozen.node_of[link.entity_id], targets, self.config.hops):
                 if len(path) < 2:
                     continue
                 support = sum(self._supported(a, b, retrieved) for a, b in zip(path, path[1:]))
@@ -293,6 +339,16 @@ class Retriever:
 
 
 # ---- per-graph structures -------------------------------------------------------------------------
+
+
+def queries(question: str) -> list[str]:
+    """The texts hybrid retrieval embeds for a question: the question, then one sub-query per item a
+    comparison question compares.
+
+    >>> queries("Who was born first, Ada Lovelace or Charles Babbage?")[0]
+    'Who was born first, Ada Lovelace or Charles Babbage?'
+    """
+    return [question, *analyse_question(question).subqueries]
 
 
 def _title_key(graph: KnowledgeGraph, passage_id: str) -> str:
@@ -440,8 +496,14 @@ class FirstHop:
     def __init__(self, retriever: Retriever, queries: list[str], qv: np.ndarray):
         self.retriever, self.qv = retriever, np.asarray(qv, dtype=np.float32)
         n, keep = len(retriever.passage_ids), retriever.weights.candidates
-        hits = (retriever.passage_index.search_rows(self.qv, max(keep, self.DEPTH)) if n
-                else [(np.zeros(0, dtype=np.int64), ())] * len(queries))
+        # a graph the floor sample covers is scored whole: every cosine once, searched and reused
+        self.cosines = retriever.passage_index.vectors @ self.qv.T if 0 < n <= retriever.weights.floor_sample else None
+        if self.cosines is not None:
+            hits = top_rows(self.cosines.T, max(keep, self.DEPTH))
+        elif n:
+            hits = retriever.passage_index.search_rows(self.qv, max(keep, self.DEPTH))
+        else:
+            hits = [(np.zeros(0, dtype=np.int64), ())] * len(queries)
         self.dense_scale = [top_scale(cos, self.DEPTH) for _, cos in hits]
         self.keyword = [retriever.bm25.scores(q) for q in queries]
         self.keyword_scale, found = [], [rows[:keep] for rows, _ in hits]
@@ -458,7 +520,10 @@ class FirstHop:
         if not len(rows):
             return np.zeros(0)
         r = self.retriever
-        cos = (r.passage_index.vectors[rows] if vectors is None else vectors) @ self.qv.T
+        if self.cosines is not None:
+            cos = self.cosines[rows]
+        else:
+            cos = (r.passage_index.vectors[rows] if vectors is None else vectors) @ self.qv.T
         dense = [standardize(cos[:, i].astype(np.float64), self.dense_scale[i]) for i in range(len(self.qv))]
         if mode == "hybrid":
             both = [d + r.weights.bm25 * standardize(kw[rows].astype(np.float64), scale)

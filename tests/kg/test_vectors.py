@@ -132,3 +132,45 @@ def test_build_vectors_reports_progress_per_item_reused_rows_at_once():
     steps.clear()
     build_vectors(g, CountingEmbedder(), first, progress=steps.append)
     assert sum(steps) == sum(len(t.ids) for t in first.values()) and steps.count(0) <= 3  # all reused
+
+
+def _unit_rows(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_hnsw_index_is_kept_in_the_cache_and_read_back_with_the_same_answers(tmp_path):
+    v = _unit_rows(300)
+    table = VectorTable(tuple(f"p{i}" for i in range(300)), v, "m")
+    first = VectorIndex(table, hnsw_threshold=100, cache=tmp_path, name="passage")
+    again = VectorIndex(table, hnsw_threshold=100, cache=tmp_path, name="passage")
+    assert (first.loaded_from_cache, again.loaded_from_cache) == (False, True)
+    assert len(list(tmp_path.glob("passage-*.hnsw"))) == 1
+    for q in v[:20]:
+        assert again.search(q, 5) == first.search(q, 5)
+    # other vectors (a tuned embedder, new passages): a new file, and the old one is removed
+    changed = VectorTable(table.ids, _unit_rows(300, seed=1), "m")
+    assert not VectorIndex(changed, hnsw_threshold=100, cache=tmp_path, name="passage").loaded_from_cache
+    assert len(list(tmp_path.glob("passage-*.hnsw"))) == 1
+    # another table's file is left alone
+    VectorIndex(VectorTable(table.ids, v, "m"), hnsw_threshold=100, cache=tmp_path, name="entity")
+    assert len(list(tmp_path.glob("*.hnsw"))) == 2
+
+
+def test_a_damaged_cache_file_is_rebuilt_not_trusted(tmp_path):
+    table = VectorTable(tuple(f"p{i}" for i in range(200)), _unit_rows(200), "m")
+    VectorIndex(table, hnsw_threshold=100, cache=tmp_path, name="passage")
+    (path,) = tmp_path.glob("passage-*.hnsw")
+    path.write_bytes(path.read_bytes()[:1000])  # an interrupted copy
+    index = VectorIndex(table, hnsw_threshold=100, cache=tmp_path, name="passage")
+    assert not index.loaded_from_cache
+    assert index.search(table.vectors[7], 1)[0][0] == "p7"
+    assert VectorIndex(table, hnsw_threshold=100, cache=tmp_path, name="passage").loaded_from_cache  # rewritten whole
+
+
+def test_an_unwritable_cache_only_costs_time(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    table = VectorTable(tuple(f"p{i}" for i in range(150)), _unit_rows(150), "m")
+    index = VectorIndex(table, hnsw_threshold=100, cache=blocker / "indexes", name="passage")
+    assert index.search(table.vectors[3], 1)[0][0] == "p3" and not index.loaded_from_cache
