@@ -283,7 +283,10 @@ def _push(adjacency, weights, out_weight, damping, epsilon) -> tuple[np.ndarray,
         cols, flow = _spread(adjacency, active, damping * mass / out_weight[active])
         np.add.at(residual, cols, flow)
         active = _distinct(cols[residual[cols] > epsilon * out_weight[cols]], slot)
-    touched = np.sort(_distinct(np.concatenate(pushed), slot)) if pushed else np.zeros(0, dtype=np.int64)
+    pushed = np.concatenate(pushed) if pushed else np.zeros(0, dtype=np.int64)
+    # the pushed nodes in order: sorted when few, else read off the estimate (a pass over all nodes
+    # then costs less than the sort)
+    touched = np.sort(_distinct(pushed, slot)) if 32 * len(pushed) < n else np.flatnonzero(estimate)
     return estimate, returned, touched
 
 
@@ -312,34 +315,36 @@ def _spread(adjacency, rows: np.ndarray, share: np.ndarray) -> tuple[np.ndarray,
 def shortest_path(relations: sp.csr_matrix, source: int, target: int, max_hops: int = 3) -> list[int]:
     """Nodes of a shortest path from ``source`` to ``target`` over relation edges (at most
     ``max_hops`` edges); ``[]`` when there is none. ``relations`` is symmetric, as ``freeze_graph``
-    builds it.
-
-    Breadth-first, a layer at a time in numpy: neighbours are visited in node order, so of several
-    shortest paths the one whose first hop, then second hop, ... is the lowest node wins. The last
-    layer is never expanded: whether a node reaches ``target`` is read from ``target``'s own row, so
-    two hops cost the two end nodes' neighbourhoods, not every neighbour's neighbours (a hub's
-    neighbourhood grows with the graph).
+    builds it. See ``shortest_paths``, which this asks for one target.
 
     >>> import scipy.sparse as sp
     >>> m = sp.csr_matrix(([1.0] * 4, ([0, 1, 1, 2], [1, 0, 2, 1])), shape=(4, 4))
     >>> shortest_path(m, 0, 2), shortest_path(m, 0, 3)
     ([0, 1, 2], [])
     """
-    if source == target:
-        return [source]
+    return shortest_paths(relations, source, [target], max_hops)[0]
+
+
+def shortest_paths(relations: sp.csr_matrix, source: int, targets: list[int], max_hops: int = 3) -> list[list[int]]:
+    """``shortest_path`` from ``source`` to each of ``targets``, sharing one search.
+
+    Breadth-first, a layer at a time in numpy: neighbours are visited in node order, so of several
+    shortest paths the one whose first hop, then second hop, ... is the lowest node wins. The last
+    layer is never expanded: whether a node reaches a target is read from the target's own row, so
+    two hops cost the two end nodes' neighbourhoods, not every neighbour's neighbours (a hub's
+    neighbourhood grows with the graph).
+
+    >>> import scipy.sparse as sp
+    >>> m = sp.csr_matrix(([1.0] * 4, ([0, 1, 1, 2], [1, 0, 2, 1])), shape=(4, 4))
+    >>> shortest_paths(m, 0, [2, 0, 3], max_hops=2)
+    [[0, 1, 2], [0], []]
+    """
     if not relations.has_sorted_indices:
         relations = relations.sorted_indices()
-    into_target = _row(relations, target)
     layers: list[tuple[np.ndarray, np.ndarray]] = [(np.array([source]), np.array([-1]))]
     visited = np.array([source])
-    for depth in range(max_hops):
-        frontier = layers[-1][0]
-        hit = np.flatnonzero(np.isin(frontier, into_target))
-        if hit.size:
-            return _unwind_layers(layers, int(hit[0])) + [target]
-        if depth == max_hops - 1:
-            break
-        cols, owner = _neighbours(relations, frontier)
+    for _ in range(max_hops - 1):  # layers 1 .. max_hops - 1; a target may sit one hop past the last
+        cols, owner = _neighbours(relations, layers[-1][0])
         fresh = ~np.isin(cols, visited)
         cols, owner = cols[fresh], owner[fresh]
         if not cols.size:
@@ -348,7 +353,17 @@ def shortest_path(relations: sp.csr_matrix, source: int, target: int, max_hops: 
         first.sort()  # discovery order: by the first frontier node that reaches each new node
         layers.append((cols[first], owner[first]))
         visited = np.concatenate([visited, cols[first]])
-    return []
+    out = []
+    for target in targets:
+        path: list[int] = [source] if target == source else []
+        into_target = _row(relations, target)
+        for depth, (nodes, _) in enumerate(layers if not path else ()):
+            hit = np.flatnonzero(np.isin(nodes, into_target))
+            if hit.size:
+                path = _unwind_layers(layers[:depth + 1], int(hit[0])) + [target]
+                break
+        out.append(path)
+    return out
 
 
 def _row(matrix: sp.csr_matrix, node: int) -> np.ndarray:
