@@ -244,8 +244,8 @@ def _groups(kb, questions: list[TrainingQuestion]) -> list[RerankGroup]:
     """(question, relevant passage, the best-ranked passages not marked relevant) per positive: the
     candidates the reranker will meet, ranked by the retriever it will sit behind."""
     out = []
-    for q in questions:
-        ranked = [e.passage_id for e in kb.retrieve(q.question, k=RERANK_NEGATIVES + len(q.positives), mode="hybrid").evidence]
+    for q, retrieval in zip(questions, _ranked(kb, questions, lambda q: RERANK_NEGATIVES + len(q.positives))):
+        ranked = [e.passage_id for e in retrieval.evidence]
         negatives = [p for p in ranked if p not in q.positives][:RERANK_NEGATIVES]
         if negatives:
             out += [RerankGroup(q.question, _text(kb, p), tuple(_text(kb, n) for n in negatives)) for p in q.positives]
@@ -255,11 +255,24 @@ def _groups(kb, questions: list[TrainingQuestion]) -> list[RerankGroup]:
 def _triplets(kb, questions: list[TrainingQuestion]) -> list[tuple[str, str, str]]:
     """(question, a relevant passage, the best-ranked passage not marked relevant) per positive."""
     out = []
-    for q in questions:
-        ranked = [e.passage_id for e in kb.retrieve(q.question, k=10, mode="hybrid").evidence]
+    for q, retrieval in zip(questions, _ranked(kb, questions, lambda q: 10)):
+        ranked = [e.passage_id for e in retrieval.evidence]
         negatives = [p for p in ranked if p not in q.positives] or [p for p in kb.graph.passages if p not in q.positives][:1]
         for positive in q.positives:
             out.append((q.question, _text(kb, positive), _text(kb, negatives[0])))
+    return out
+
+
+def _ranked(kb, questions: list[TrainingQuestion], k) -> list:
+    """Hybrid retrievals of ``questions`` at ``k(question)`` passages each, in order, with the
+    questions embedded in batches (``retrieve_many``) rather than one embedder call each."""
+    by_k: dict[int, list[int]] = {}
+    for n, q in enumerate(questions):
+        by_k.setdefault(k(q), []).append(n)
+    out: list = [None] * len(questions)
+    for size, rows in by_k.items():
+        for n, r in zip(rows, kb.retrieve_many([questions[n].question for n in rows], k=size, mode="hybrid")):
+            out[n] = r
     return out
 
 
@@ -270,8 +283,8 @@ def _text(kb, passage_id: str) -> str:
 
 
 def _recall(kb, questions: list[TrainingQuestion]) -> float:
-    scores = [passage_recall([e.passage_id for e in kb.retrieve(q.question, k=VALIDATION_K, mode="hybrid").evidence],
-                             q.positives, VALIDATION_K) for q in questions]
+    scores = [passage_recall([e.passage_id for e in r.evidence], q.positives, VALIDATION_K)
+              for q, r in zip(questions, _ranked(kb, questions, lambda q: VALIDATION_K))]
     return float(np.mean(scores)) if scores else 0.0
 
 

@@ -160,6 +160,19 @@ def test_overlong_question_is_refused_with_its_length(tiny_corpus, tmp_path, has
         kg.open(tmp_path / "g").retrieve("x" * 100_000)
 
 
+def test_retrieve_many_answers_in_order_and_names_a_bad_question_by_position(tiny_corpus, tmp_path, hashing_config,
+                                                                              regex_extractor):
+    kg.build([tiny_corpus], tmp_path / "g", hashing_config, extractor=regex_extractor, progress=False)
+    kb = kg.open(tmp_path / "g")
+    questions = ["Who wrote Notes?", "Who was Ada Lovelace?"]
+    many = kb.retrieve_many(questions, k=2)
+    assert [r.question for r in many] == questions
+    assert [[e.passage_id for e in r.evidence] for r in many] == [[e.passage_id for e in kb.retrieve(q, k=2).evidence]
+                                                                   for q in questions]
+    with pytest.raises(ConfigError, match="question 2: expected a non-empty question"):
+        kb.retrieve_many(["Who wrote Notes?", "  "])
+
+
 def test_a_second_writer_fails_at_once_naming_the_first(tiny_corpus, tmp_path, hashing_config, regex_extractor):
     from kg.lock import writer_lock
 

@@ -288,3 +288,28 @@ def test_hybrid_ranks_only_candidates_and_passages_the_walk_reaches(graph):
     r = Retriever(graph, HashingEmbedder(dim=64), FixedFinder([("Blind Shaft", "WORK_OF_ART")]), config)
     got = titles(r.retrieve(QUESTION, k=6))
     assert got[0] == "Blind Shaft" and "Xian" in got and "Paris" not in got and "Tea" not in got
+
+
+class _CountingEmbedder(HashingEmbedder):
+    def __init__(self, dim):
+        super().__init__(dim=dim)
+        self.calls = 0
+
+    def embed(self, texts):
+        self.calls += 1
+        return super().embed(texts)
+
+
+@pytest.mark.parametrize("mode", RETRIEVAL_MODES)
+def test_retrieve_many_gives_what_retrieve_gives_with_one_embedding_call_per_batch(graph, mode):
+    questions = [QUESTION, "Which is older, Blind Shaft or Paris?", "What is tea brewed from?", "Where is Xian?"]
+    embedder = _CountingEmbedder(dim=64)
+    r = Retriever(graph, embedder, FixedFinder([("Blind Shaft", "WORK_OF_ART")]))
+    one_by_one = [r.retrieve(q, k=3, mode=mode) for q in questions]
+    calls = embedder.calls
+    batched = r.retrieve_many(questions, k=3, mode=mode, batch=3)
+    assert [[e.passage_id for e in x.evidence] for x in batched] == [[e.passage_id for e in x.evidence] for x in one_by_one]
+    assert [x.chain for x in batched] == [x.chain for x in one_by_one]
+    assert embedder.calls - calls == (0 if mode == "bm25" else 2)  # two batches: 3 questions, then 1
+    assert all(x.timings["total"] == pytest.approx(sum(v for key, v in x.timings.items() if key != "total"))
+               for x in batched)
