@@ -10,7 +10,7 @@ from kg.errors import ConfigError
 from kg.graph import KnowledgeGraph
 from kg.model import Document, Entity, Mention, Passage, Provenance, Relation, SynonymLink
 from kg.errors import ConvergenceError
-from reason.walk import approximate_pagerank, freeze_graph, personalized_pagerank, shortest_path
+from reason.walk import approximate_pagerank, freeze_graph, personalized_pagerank, shortest_path, shortest_paths
 
 
 def _graph() -> KnowledgeGraph:
@@ -131,6 +131,8 @@ def test_shortest_path_matches_the_textbook_search_on_random_graphs(seed):
             assert shortest_path(m, source, target, hops) == want, (source, target, hops)
             found += len(want) > 2
     assert found > 50  # the comparison covered many multi-hop paths
+    for source in range(0, n, 7):  # one search for many targets gives each target's path
+        assert shortest_paths(m, source, list(range(n)), 3) == [_bfs_one_node_at_a_time(m, source, t, 3) for t in range(n)]
 
 
 def test_pagerank_that_does_not_converge_raises_instead_of_returning_a_guess():
