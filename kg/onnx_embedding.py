@@ -150,11 +150,15 @@ class OnnxMiniLMEmbedder:
 
     def _batches(self, lengths: list[int]) -> list[list[int]]:
         """Row indices grouped shortest first, each group within ``batch_size`` texts and
-        ``max_batch_tokens`` padded tokens (long passages run in small batches: cache-friendlier)."""
+        ``max_batch_tokens`` padded tokens (long passages run in small batches: cache-friendlier),
+        and no text more than twice as long as the group's first: every row is padded to the
+        longest, and the model's time goes by padded tokens (two names beside a question would
+        cost three questions)."""
         batches: list[list[int]] = []
         for i in sorted(range(len(lengths)), key=lengths.__getitem__):
             last = batches[-1] if batches else None
-            if last and len(last) < self.batch_size and (len(last) + 1) * lengths[i] <= self.max_batch_tokens:
+            if (last and len(last) < self.batch_size and (len(last) + 1) * lengths[i] <= self.max_batch_tokens
+                    and lengths[i] <= 2 * lengths[last[0]]):
                 last.append(i)
             else:
                 batches.append([i])

@@ -55,8 +55,6 @@ def top_k(scores: np.ndarray, k: int) -> list[int]:
     n = len(scores)
     if k <= 0 or n == 0:
         return []
-    if k < n:
-        part = np.argpartition(-scores, k - 1)[:k]
-    else:
-        part = np.arange(n)
-    return sorted(part.tolist(), key=lambda i: (-scores[i], i))
+    scores = np.asarray(scores)
+    part = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+    return part[np.lexsort((part, -scores[part]))].tolist()  # by score, then row number

@@ -108,6 +108,14 @@ def test_batching_does_not_change_vectors(tiny_model):
     assert np.array_equal(token_capped, one_by_one)
 
 
+def test_batches_never_pad_a_text_to_more_than_twice_its_length():
+    # two names beside a question: padded together they would cost three questions
+    e = OnnxMiniLMEmbedder(batch_size=64)
+    assert e._batches([18, 6, 6]) == [[1, 2], [0]]
+    assert e._batches([5, 10, 11, 21, 3]) == [[4, 0], [1, 2], [3]]
+    assert OnnxMiniLMEmbedder(batch_size=2)._batches([4, 4, 4]) == [[0, 1], [2]]
+
+
 def test_truncates_to_max_length(tiny_model):
     out = OnnxMiniLMFloatEmbedder(model=tiny_model, max_length=2).embed(["ada ada paris paris paris"])
     np.testing.assert_allclose(out, [[1.0, 0.0]], rtol=0, atol=1e-7)
