@@ -42,7 +42,7 @@ from .index import BM25Index, top_k
 from .link import MentionFinder, NameTable, link_entities
 from .question import analyse_question
 from .rerank import Reranker, rerank
-from .walk import freeze_graph, pagerank_support, personalized_pagerank, shortest_paths
+from .walk import freeze_graph, pagerank_support, personalized_pagerank, row_entries, shortest_paths
 
 class Retriever:
     """Ranks the passages of one graph for questions; see the module docstring for the modes."""
@@ -446,12 +446,10 @@ def _row_max_within(matrix: sp.csr_matrix, rows: np.ndarray, values: np.ndarray)
     out = np.zeros(len(rows))
     if matrix.nnz == 0 or not len(rows):
         return out
-    starts = matrix.indptr[rows]
-    lengths = matrix.indptr[rows + 1] - starts
-    if not lengths.sum():
+    pos, lengths, offsets = row_entries(matrix, rows)
+    if not len(pos):
         return out
-    offsets = np.cumsum(lengths) - lengths
-    cols = matrix.indices[np.arange(lengths.sum()) + np.repeat(starts - offsets, lengths)]
+    cols = matrix.indices[pos]
     at = np.minimum(np.searchsorted(rows, cols), len(rows) - 1)
     gathered = np.where(rows[at] == cols, values[at], 0.0)
     nonempty = lengths > 0

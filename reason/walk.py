@@ -302,13 +302,24 @@ def _distinct(nodes: np.ndarray, slot: np.ndarray) -> np.ndarray:
     return nodes[slot[nodes] == at]
 
 
-def _spread(adjacency, rows: np.ndarray, share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Columns of the edges leaving ``rows`` and ``share[row] * weight`` along each, read
-    straight from the CSR arrays (``adjacency[rows]`` would build a new matrix)."""
-    starts = adjacency.indptr[rows]
-    lengths = adjacency.indptr[rows + 1] - starts
+def row_entries(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where ``rows`` of a CSR matrix are stored: positions in ``indices`` / ``data`` (row after
+    row), each row's length, and where each row starts among those positions. Read straight from
+    the CSR arrays (``matrix[rows]`` would build a new matrix).
+
+    >>> m = sp.csr_matrix(np.array([[0, 5, 6], [0, 0, 0], [7, 0, 0]], dtype=float))
+    >>> [x.tolist() for x in row_entries(m, np.array([2, 0]))]
+    [[2, 0, 1], [1, 2], [0, 1]]
+    """
+    starts = matrix.indptr[rows]
+    lengths = matrix.indptr[rows + 1] - starts
     offsets = np.cumsum(lengths) - lengths
-    pos = np.arange(lengths.sum()) + np.repeat(starts - offsets, lengths)
+    return np.arange(lengths.sum()) + np.repeat(starts - offsets, lengths), lengths, offsets
+
+
+def _spread(adjacency, rows: np.ndarray, share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of the edges leaving ``rows`` and ``share[row] * weight`` along each."""
+    pos, lengths, _ = row_entries(adjacency, rows)
     return adjacency.indices[pos], np.repeat(share, lengths) * adjacency.data[pos]
 
 
@@ -372,10 +383,7 @@ def _row(matrix: sp.csr_matrix, node: int) -> np.ndarray:
 
 def _neighbours(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Columns of ``rows`` in order (each row's ascending) and the position in ``rows`` of each."""
-    starts = matrix.indptr[rows]
-    lengths = matrix.indptr[rows + 1] - starts
-    offsets = np.cumsum(lengths) - lengths
-    pos = np.arange(lengths.sum()) + np.repeat(starts - offsets, lengths)
+    pos, lengths, _ = row_entries(matrix, rows)
     return matrix.indices[pos], np.repeat(np.arange(len(rows)), lengths)
 
 
