@@ -18,6 +18,11 @@ retrieval (``Retrieval.timings["graph"]``, seeds included).
     python benchmarks/ppr_accuracy.py --limit 60
     python benchmarks/ppr_accuracy.py --limit 60 --recall --epsilon 1e-6
     python benchmarks/ppr_accuracy.py --synthetic 100000     # a random 100k-node, ~1M-edge graph
+    python benchmarks/ppr_accuracy.py --sweep 1e-6 3e-6 1e-5 --limit 0   # the epsilon's price and gain
+
+``--sweep`` asks every question (``--limit 0``: all) in dense mode and in hybrid mode with each push
+epsilon, all taking turns question by question, and prints hybrid Recall@5 and median latency for
+each epsilon with its ratio to dense's median.
 """
 from __future__ import annotations
 
@@ -172,6 +177,29 @@ def compare_retrieval(path: Path, questions: list[dict], epsilon: float) -> dict
     return out
 
 
+def sweep(path: Path, questions: list[dict], epsilons: list[float]) -> dict[str, str]:
+    """Dense, and hybrid with each push epsilon, taking turns question by question (see the module doc)."""
+    import kgreason
+
+    kbs = {e: kgreason.open(path, retrieve_config=RetrieveConfig(pagerank_epsilon=e)) for e in epsilons}
+    external = {d.id: d.external_id for d in kbs[epsilons[0]].graph.documents.values()}
+    runs = [("dense", epsilons[0])] + [("hybrid", e) for e in epsilons]
+    for mode, e in runs:
+        kbs[e].retrieve(questions[0]["question"], mode=mode)  # warm-up
+    seconds = {run: [] for run in runs}
+    r5 = {run: [] for run in runs}
+    for n, q in enumerate(questions):
+        for mode, e in runs[n % len(runs):] + runs[:n % len(runs)]:
+            t = time.perf_counter()
+            got = kbs[e].retrieve(q["question"], k=5, mode=mode)
+            seconds[mode, e].append(time.perf_counter() - t)
+            r5[mode, e].append(recall([external.get(x.doc_id, x.doc_id) for x in got.evidence], q["supporting_ids"], 5))
+    dense = statistics.median(seconds[runs[0]])
+    return {f"{mode}" + (f" epsilon {e:g}" if mode == "hybrid" else ""):
+            f"R@5 {statistics.fmean(r5[mode, e]):.3f}  median {1000 * statistics.median(seconds[mode, e]):.1f} ms"
+            f"  {statistics.median(seconds[mode, e]) / dense:.2f}x dense" for mode, e in runs}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH)
@@ -182,9 +210,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--k", type=int, default=10, help="top-k compared")
     ap.add_argument("--recall", action="store_true", help="also compare hybrid retrieval with each method")
     ap.add_argument("--synthetic", type=int, default=0, metavar="N", help="only a random graph of N nodes")
+    ap.add_argument("--sweep", type=float, nargs="+", metavar="EPSILON",
+                    help="only hybrid Recall@5 and latency with each push epsilon, beside dense")
     args = ap.parse_args(argv)
     import kgreason
 
+    if args.sweep:
+        for name in args.sets:
+            questions = load_questions(args.bench_dir / name / "questions.jsonl", args.limit or None)
+            show(f"{name} ({len(questions)} questions)", sweep(args.graph_dir / name, questions, args.sweep))
+        return 0
     if args.synthetic:
         show(f"random graph (epsilon {args.epsilon:g})", synthetic(args.synthetic, args.epsilon, args.k))
         return 0

@@ -259,10 +259,12 @@ class RetrieveConfig(_Section):
     # "exact": power iteration over the whole graph (cost grows with the graph); "push": local push
     # from the seeds (cost set by their neighbourhood), each node's mass low by at most
     # pagerank_epsilon times its total edge weight (reason/walk.py approximate_pagerank).
-    # Measured (benchmarks/ppr_accuracy.py --recall, 60 questions a set): push left hybrid Recall@5
-    # unchanged on MuSiQue and 2Wiki, same top-5 documents on 59/60 and 56/60, PageRank 4-5x faster
+    # Measured (benchmarks/ppr_accuracy.py --recall, 60 questions a set): push at 1e-6 left hybrid
+    # Recall@5 unchanged on MuSiQue and 2Wiki, same top-5 documents on 59/60 and 56/60, PageRank 4-5x
+    # faster. 3e-6 (--sweep 1e-6 3e-6 1e-5, all questions): Recall@5 .642 -> .638 and .883 -> .880,
+    # hybrid 13.1 -> 10.9 ms and 18.8 -> 16.4 ms (1e-5 lost .015 on MuSiQue)
     pagerank: str = "push"
-    pagerank_epsilon: float = 1e-6
+    pagerank_epsilon: float = 3e-6
     # with a reranker (a kg tune version that trained one): how many of hybrid's best passages it
     # rescores, and the weight of its standardised score beside hybrid's (reason/rerank.py)
     rerank_candidates: int = 20
