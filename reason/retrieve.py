@@ -70,7 +70,8 @@ class Retriever:
         # passages whose first-hop scores give the bridge floor (their median): all of a small graph,
         # an even spread of a large one, with their vectors side by side (no per-question gather)
         self._sample = _spread_rows(len(self.passage_ids), self.weights.floor_sample)
-        self._sample_vectors = np.ascontiguousarray(self.passage_index.vectors[self._sample])
+        self.scored_whole = 0 < len(self.passage_ids) <= self.weights.floor_sample  # every passage scored, once
+        self._sample_vectors = None if self.scored_whole else np.ascontiguousarray(self.passage_index.vectors[self._sample])
 
     # ---- public -------------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, mode: str | None = None,
@@ -173,8 +174,7 @@ class Retriever:
         timings["link"] = time.perf_counter() - t
         # a graph no larger than the floor sample is scored whole, once; a larger one where needed
         t = time.perf_counter()
-        whole = (hop.at(self._sample, mode, hidden, self._sample_vectors)
-                 if len(self._sample) == len(self.passage_ids) else None)
+        whole = hop.at(self._sample, mode, hidden) if self.scored_whole else None
         score_at = (lambda rows: whole[rows]) if whole is not None else (lambda rows: hop.at(rows, mode, hidden))
         first = score_at(hop.rows)
         timings["first_hop"] += time.perf_counter() - t
@@ -508,7 +508,7 @@ class FirstHop:
         self.retriever, self.qv = retriever, np.asarray(qv, dtype=np.float32)
         n, keep = len(retriever.passage_ids), retriever.weights.candidates
         # a graph the floor sample covers is scored whole: every cosine once, searched and reused
-        self.cosines = self.qv @ retriever.passage_index.vectors.T if 0 < n <= retriever.weights.floor_sample else None
+        self.cosines = self.qv @ retriever.passage_index.vectors.T if retriever.scored_whole else None
         if self.cosines is not None:  # (queries x passages)
             hits = top_rows(self.cosines, max(keep, self.DEPTH))
         elif n:

@@ -313,3 +313,18 @@ def test_retrieve_many_gives_what_retrieve_gives_with_one_embedding_call_per_bat
     assert embedder.calls - calls == (0 if mode == "bm25" else 2)  # two batches: 3 questions, then 1
     assert all(x.timings["total"] == pytest.approx(sum(v for key, v in x.timings.items() if key != "total"))
                for x in batched)
+
+
+def test_a_graph_larger_than_the_floor_sample_is_scored_where_needed(graph):
+    # floor_sample=3 of 6 passages: scores come from gathered rows and a sampled bridge floor, and
+    # the first-hop scores of any passage are the same as when the graph is scored whole
+    import numpy as np
+
+    finder = FixedFinder([("Blind Shaft", "WORK_OF_ART")])
+    sampled = Retriever(graph, HashingEmbedder(dim=64), finder, RetrieveConfig(hybrid=HybridConfig(floor_sample=3)))
+    whole = Retriever(graph, HashingEmbedder(dim=64), finder)
+    assert not sampled.scored_whole and whole.scored_whole and len(sampled._sample) == 3
+    every = np.arange(len(graph.passages))
+    assert np.allclose(sampled.first_hop(QUESTION).at(every), whole.first_hop(QUESTION).at(every))
+    got = titles(sampled.retrieve(QUESTION, k=3))
+    assert got[0] == "Blind Shaft" and "Li Yang" in got
