@@ -143,14 +143,14 @@ class Retriever:
         explanation). ``vectors``: the embeddings of ``queries(question)``, when already made."""
         timings = {} if timings is None else timings
         t = time.perf_counter()
-        texts = queries(question)
+        texts, keyword = _query_texts(question)
         if vectors is not None:
             qv = vectors
         else:
             qv = self.embedder.embed(texts) if len(self.passage_ids) else np.zeros((len(texts), 1))
         timings["embed"] = time.perf_counter() - t
         t = time.perf_counter()
-        hop = FirstHop(self, keyword_queries(question), qv)
+        hop = FirstHop(self, keyword, qv)
         timings["first_hop"] = time.perf_counter() - t
         return hop
 
@@ -350,8 +350,7 @@ def queries(question: str) -> list[str]:
     >>> queries("Who was born first, Ada Lovelace or Charles Babbage?")
     ['Who was born first, Ada Lovelace or Charles Babbage?', 'Ada Lovelace', 'Charles Babbage']
     """
-    analysis = analyse_question(question)
-    return [question, *analysis.options] if analysis.subqueries else [question]
+    return _query_texts(question)[0]
 
 
 def keyword_queries(question: str) -> list[str]:
@@ -361,7 +360,13 @@ def keyword_queries(question: str) -> list[str]:
     >>> keyword_queries("Who was born first, Ada Lovelace or Charles Babbage?")[1]
     'Ada Lovelace: who was born first'
     """
-    return [question, *analyse_question(question).subqueries]
+    return _query_texts(question)[1]
+
+
+def _query_texts(question: str) -> tuple[list[str], list[str]]:
+    """(``queries``, ``keyword_queries``) of ``question``, from one question analysis."""
+    analysis = analyse_question(question)
+    return ([question, *analysis.options] if analysis.subqueries else [question]), [question, *analysis.subqueries]
 
 
 def _title_key(graph: KnowledgeGraph, passage_id: str) -> str:
