@@ -18,9 +18,9 @@ from .config import BuildConfig, GenerateConfig, RetrieveConfig, Settings, load_
 from .errors import KgError  # noqa: E402
 
 __all__ = ["BuildConfig", "GenerateConfig", "KgError", "RetrieveConfig", "Settings", "load_settings",
-           "build", "open", "remove", "KnowledgeBase"]
+           "build", "open", "publish", "remove", "KnowledgeBase"]
 
-_FRONT_DOOR = frozenset({"build", "open", "remove", "KnowledgeBase"})
+_FRONT_DOOR = frozenset({"build", "open", "publish", "remove", "KnowledgeBase"})
 
 
 def __getattr__(name: str):

@@ -21,6 +21,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -101,57 +102,10 @@ def save_graph(graph: KnowledgeGraph, path: str | Path, extractions: dict[str, D
 
 
 def _write(con: sqlite3.Connection, g: KnowledgeGraph, extractions: dict[str, DocumentExtraction]) -> None:
-    meta = {
-        "format": FORMAT_NAME,
-        "format_version": str(FORMAT_VERSION),
-        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "settings": json.dumps(g.settings, sort_keys=True),
-    }
-    con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
-    con.executemany(
-        "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        ((d.id, d.source, d.title, d.text, d.external_id, d.prose, json.dumps(d.sections), json.dumps(d.code))
-         for d in g.documents.values()),
-    )
-    con.executemany(
-        "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
-        ((p.id, p.doc_id, p.index, p.start, p.end, p.section) for p in g.passages.values()),
-    )
-    con.executemany(
-        "INSERT INTO mentions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            (m.id, m.doc_id, m.passage_id, m.start, m.end, m.text, m.label, m.kind, m.refers_to,
-             g.assignments.get(m.id))
-            for m in g.mentions.values()
-        ),
-    )
-    con.executemany(
-        "INSERT INTO raw_relations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            (doc_id, r.subject, r.predicate, r.object, r.passage_id, r.sentence_start, r.sentence_end,
-             r.confidence, r.pattern)
-            for doc_id, ex in sorted(extractions.items())
-            for r in ex.relations
-        ),
-    )
-    con.executemany(
-        "INSERT INTO entities VALUES (?, ?, ?, ?)",
-        ((e.id, e.name, e.type, json.dumps(list(e.aliases))) for e in g.entities.values()),
-    )
-    con.executemany(
-        "INSERT INTO relations VALUES (?, ?, ?, ?, ?)",
-        ((r.id, r.subject, r.predicate, r.object, r.confidence) for r in g.relations.values()),
-    )
-    con.executemany(
-        "INSERT INTO evidence VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            (r.id, p.doc_id, p.passage_id, p.start, p.end, p.confidence)
-            for r in g.relations.values()
-            for p in r.evidence
-        ),
-    )
-    con.executemany("INSERT INTO merges VALUES (?, ?, ?, ?)", ((m.mention_text, m.entity_id, m.reason, m.score) for m in g.merges))
-    con.executemany("INSERT INTO synonyms VALUES (?, ?, ?, ?)", ((s.a, s.b, s.score, s.reason) for s in g.synonyms))
+    con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(graph_meta(g).items()))
+    for table, rows in table_rows(g, extractions).items():
+        width = len(_COLUMNS[table])
+        con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * width)})", rows)
     for name, table in sorted(g.vectors.items()):
         vec = np.ascontiguousarray(table.vectors, dtype=np.float32)
         dim = int(vec.shape[1]) if vec.ndim == 2 else 0
@@ -159,6 +113,37 @@ def _write(con: sqlite3.Connection, g: KnowledgeGraph, extractions: dict[str, Do
             "INSERT INTO vectors VALUES (?, ?, ?, ?, ?)",
             (name, table.model, dim, json.dumps(list(table.ids)), vec.tobytes()),
         )
+
+
+def graph_meta(g: KnowledgeGraph) -> dict[str, str]:
+    """The ``meta`` rows of a saved graph: format name and version, save time, settings."""
+    return {
+        "format": FORMAT_NAME,
+        "format_version": str(FORMAT_VERSION),
+        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "settings": json.dumps(g.settings, sort_keys=True),
+    }
+
+
+def table_rows(g: KnowledgeGraph, extractions: dict[str, DocumentExtraction]) -> dict[str, Iterable[tuple]]:
+    """Every table but ``meta`` and ``vectors`` as rows in the schema's column order (lazily): what
+    the SQLite file and a published PostgreSQL copy (``kg.pgstore``) both hold."""
+    return {
+        "documents": ((d.id, d.source, d.title, d.text, d.external_id, d.prose, json.dumps(d.sections),
+                       json.dumps(d.code)) for d in g.documents.values()),
+        "passages": ((p.id, p.doc_id, p.index, p.start, p.end, p.section) for p in g.passages.values()),
+        "mentions": ((m.id, m.doc_id, m.passage_id, m.start, m.end, m.text, m.label, m.kind, m.refers_to,
+                      g.assignments.get(m.id)) for m in g.mentions.values()),
+        "raw_relations": ((doc_id, r.subject, r.predicate, r.object, r.passage_id, r.sentence_start,
+                           r.sentence_end, r.confidence, r.pattern)
+                          for doc_id, ex in sorted(extractions.items()) for r in ex.relations),
+        "entities": ((e.id, e.name, e.type, json.dumps(list(e.aliases))) for e in g.entities.values()),
+        "relations": ((r.id, r.subject, r.predicate, r.object, r.confidence) for r in g.relations.values()),
+        "evidence": ((r.id, p.doc_id, p.passage_id, p.start, p.end, p.confidence)
+                     for r in g.relations.values() for p in r.evidence),
+        "merges": ((m.mention_text, m.entity_id, m.reason, m.score) for m in g.merges),
+        "synonyms": ((x.a, x.b, x.score, x.reason) for x in g.synonyms),
+    }
 
 
 def _connect(path: str | Path) -> sqlite3.Connection:
@@ -278,35 +263,45 @@ def load_graph(path: str | Path, *, vectors: bool = True) -> KnowledgeGraph:
         con.close()
 
 
+# The order each table is read in (a graph's dicts, and so its passage rows, follow it)
+_ORDER = {"documents": "id", "passages": "doc_id, idx", "mentions": "id", "entities": "id", "evidence": "rowid",
+          "relations": "id", "merges": "rowid", "synonyms": "rowid"}
+
+
 def _read(con: sqlite3.Connection, with_vectors: bool) -> KnowledgeGraph:
     meta = dict(con.execute("SELECT key, value FROM meta"))
     version = int(meta["format_version"])
-    docs = {r[0]: _document(r) for r in con.execute(_DOCUMENTS[version])}
-    passages = {}
-    for pid, doc_id, idx, start, end, section in con.execute(_PASSAGES[version]):
-        passages[pid] = Passage(pid, doc_id, idx, start, end, docs[doc_id].text[start:end], section)
-    mentions, assignments = {}, {}
-    for row in con.execute("SELECT * FROM mentions ORDER BY id"):
-        mentions[row[0]] = Mention(*row[:9])
-        if row[9] is not None:
-            assignments[row[0]] = row[9]
-    entities = {
-        r[0]: Entity(r[0], r[1], r[2], tuple(json.loads(r[3])))
-        for r in con.execute("SELECT * FROM entities ORDER BY id")
-    }
-    evidence: dict[str, list[Provenance]] = {}
-    for rid, doc_id, pid, start, end, conf in con.execute("SELECT * FROM evidence ORDER BY rowid"):
-        evidence.setdefault(rid, []).append(Provenance(doc_id, pid, start, end, docs[doc_id].text[start:end], conf))
-    relations = {
-        r[0]: Relation(r[0], r[1], r[2], r[3], r[4], tuple(evidence.get(r[0], ())))
-        for r in con.execute("SELECT * FROM relations ORDER BY id")
-    }
+    queries = {t: f"SELECT * FROM {t} ORDER BY {o}" for t, o in _ORDER.items()}
+    queries.update(documents=_DOCUMENTS[version], passages=_PASSAGES[version])
     vectors = {}
     if with_vectors:
         for name, model, dim, ids, data in con.execute("SELECT * FROM vectors ORDER BY name"):
             arr = np.frombuffer(data, dtype=np.float32)
             arr = arr.reshape(-1, dim) if dim else arr.reshape(0, 0)
             vectors[name] = VectorTable(tuple(json.loads(ids)), arr, model)
+    return graph_from_rows(meta, lambda table: con.execute(queries[table]), vectors)
+
+
+def graph_from_rows(meta: dict[str, str], rows: Callable[[str], Iterable[tuple]],
+                    vectors: dict[str, VectorTable]) -> KnowledgeGraph:
+    """The graph whose tables ``rows(table)`` yields (schema column order, read order of ``_ORDER``)."""
+    docs = {r[0]: _document(r) for r in rows("documents")}
+    passages = {}
+    for pid, doc_id, idx, start, end, section in rows("passages"):
+        passages[pid] = Passage(pid, doc_id, idx, start, end, docs[doc_id].text[start:end], section)
+    mentions, assignments = {}, {}
+    for row in rows("mentions"):
+        mentions[row[0]] = Mention(*row[:9])
+        if row[9] is not None:
+            assignments[row[0]] = row[9]
+    entities = {r[0]: Entity(r[0], r[1], r[2], tuple(json.loads(r[3]))) for r in rows("entities")}
+    evidence: dict[str, list[Provenance]] = {}
+    for rid, doc_id, pid, start, end, conf in rows("evidence"):
+        evidence.setdefault(rid, []).append(Provenance(doc_id, pid, start, end, docs[doc_id].text[start:end], conf))
+    relations = {
+        r[0]: Relation(r[0], r[1], r[2], r[3], r[4], tuple(evidence.get(r[0], ())))
+        for r in rows("relations")
+    }
     return KnowledgeGraph(
         documents=docs,
         passages=passages,
@@ -314,8 +309,8 @@ def _read(con: sqlite3.Connection, with_vectors: bool) -> KnowledgeGraph:
         relations=relations,
         mentions=mentions,
         assignments=assignments,
-        merges=tuple(MergeRecord(*r) for r in con.execute("SELECT * FROM merges ORDER BY rowid")),
-        synonyms=tuple(SynonymLink(*r) for r in con.execute("SELECT * FROM synonyms ORDER BY rowid")),
+        merges=tuple(MergeRecord(*r) for r in rows("merges")),
+        synonyms=tuple(SynonymLink(*r) for r in rows("synonyms")),
         vectors=vectors,
         settings=json.loads(meta.get("settings", "{}")),
     )

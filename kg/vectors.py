@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -144,6 +144,20 @@ def _dimension(embedder: Embedder, fresh: np.ndarray | None, old: VectorTable | 
 # ---- vector search -----------------------------------------------------------------------------
 
 
+class VectorSearch(Protocol):
+    """What retrieval needs of a table of L2-normalised vectors: its ``ids``, the nearest rows of
+    query vectors, and the vectors of given rows. ``VectorIndex`` holds them in memory; a published
+    graph's tables answer from PostgreSQL (``kg.pgstore.PgVectorIndex``)."""
+
+    ids: tuple[str, ...]
+
+    def __len__(self) -> int: ...
+    def search_rows(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]: ...
+    def search(self, query: np.ndarray, k: int) -> list[tuple[str, float]]: ...
+    def rows(self, rows: np.ndarray) -> np.ndarray: ...
+    def matrix(self) -> np.ndarray: ...
+
+
 class VectorIndex:
     """Inner-product search over a ``VectorTable``: exact (numpy) below ``hnsw_threshold`` rows, a faiss
     HNSW graph above.
@@ -216,6 +230,14 @@ class VectorIndex:
             return top_rows(q @ self.vectors.T, k)
         scores, rows = self._index.search(q, k)
         return [(r[r >= 0].astype(np.int64), s[r >= 0]) for r, s in zip(rows, scores)]
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of ``rows`` (row numbers of ``ids``), in that order."""
+        return self.vectors[np.asarray(rows, dtype=np.int64)]
+
+    def matrix(self) -> np.ndarray:
+        """Every vector, row-aligned with ``ids`` (for scoring a small table whole)."""
+        return self.vectors
 
     def scores(self, query: np.ndarray) -> np.ndarray:
         """Cosine of ``query`` with every row, row-aligned with ``ids``."""

@@ -15,7 +15,7 @@ from kg.errors import KgError
 from kg.model import Answer, Feedback
 
 from .builder import build, remove, skipped_summary
-from .knowledge_base import EntityView, KnowledgeBase, open  # noqa: A004 - mirrors builtins.open on purpose
+from .knowledge_base import EntityView, KnowledgeBase, open, publish  # noqa: A004 - mirrors builtins.open on purpose
 
 __all__ = ["Answer", "BuildConfig", "EntityView", "Feedback", "GenerateConfig", "KgError", "KnowledgeBase", "RetrieveConfig", "Settings",
-           "__version__", "build", "load_settings", "open", "remove", "skipped_summary"]
+           "__version__", "build", "load_settings", "open", "publish", "remove", "skipped_summary"]

@@ -190,6 +190,17 @@ def cmd_tune(args: argparse.Namespace) -> int:
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from kg.pgstore import safe_dsn
+
+    entry = kgreason.publish(args.dir, args.database, args.name)
+    where = f"{safe_dsn(args.database)}#{entry.name}"
+    _emit(args, {**asdict(entry), "location": where},
+          lambda: f"published {args.dir} as {entry.name!r} version {entry.version} (schema {entry.schema}); "
+                  f"open it with: kg ask '{where}' \"QUESTION\"")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     if args.host not in LOOPBACK and not args.token:
         raise KgError(f"kg serve: listening on {args.host} lets other machines in; give --token (every API call must "
@@ -222,6 +233,16 @@ def _feedback_dict(f) -> dict:
     return to_dict(f)
 
 
+LOCATION_HELP = "graph directory, or postgresql://...#NAME for a graph published with kg publish"
+
+
+def _location(text: str) -> str | Path:
+    """A graph directory as a path; a PostgreSQL location as it is (a path would fold its '//')."""
+    from kg.pgstore import is_location
+
+    return text if is_location(text) else Path(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kg", description="Build knowledge graphs from documents and ask them multi-hop questions, offline.")
     p.add_argument("--version", action="version", version=f"kgreason {__version__}")
@@ -247,10 +268,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     s = command("stats", cmd_stats, "show a graph's size and the settings it was built with")
-    s.add_argument("dir", type=Path, help="graph directory")
+    s.add_argument("dir", type=_location, help=LOCATION_HELP)
 
     e = command("export", cmd_export, "export a graph to RDF, GraphML or node-link JSON")
-    e.add_argument("dir", type=Path, help="graph directory")
+    e.add_argument("dir", type=_location, help=LOCATION_HELP)
     e.add_argument("--format", required=True, choices=FORMATS, help="output format")
     e.add_argument("-o", "--output", required=True, type=Path, help="file to write")
 
@@ -259,12 +280,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("doc", help="document id, external id (JSONL id) or source path")
 
     sh = command("show", cmd_show, "show an entity, its aliases and its relations with supporting sentences")
-    sh.add_argument("dir", type=Path, help="graph directory")
+    sh.add_argument("dir", type=_location, help=LOCATION_HELP)
     sh.add_argument("entity", help="entity name, alias or id")
     sh.add_argument("--limit", type=int, default=20, help="relations to print (default 20)")
 
     a = command("ask", cmd_ask, "answer a question from the graph's documents, with sources")
-    a.add_argument("dir", type=Path, help="graph directory")
+    a.add_argument("dir", type=_location, help=LOCATION_HELP)
     a.add_argument("question", help="the question, in quotes")
     a.add_argument("--config", type=Path, help="settings TOML whose [retrieve] and [generate] replace the graph's defaults")
     a.add_argument("--mode", choices=RETRIEVAL_MODES, help="retrieval mode (default: retrieve.mode, hybrid)")
@@ -296,11 +317,17 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     s = command("serve", cmd_serve, "a local web page to explore the graph, ask it questions and give feedback")
-    s.add_argument("dir", type=Path, help="graph directory")
+    s.add_argument("dir", type=_location, help=LOCATION_HELP + " (feedback needs a directory)")
     s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--token", help="required on every API call; needed to listen beyond loopback")
     s.add_argument("--reports", type=Path, help="folder of kg eval reports to show")
+
+    pb = command("publish", cmd_publish, "publish a graph to PostgreSQL (with pgvector) for several processes to "
+                 "serve; a new version is swapped in atomically")
+    pb.add_argument("dir", type=Path, help="graph directory")
+    pb.add_argument("database", help="PostgreSQL connection string, postgresql://user@host:port/database")
+    pb.add_argument("--name", help="name to publish under (default: the directory's name); open it as DATABASE#NAME")
 
     f = command("feedback", cmd_feedback, "record, import, export or list feedback on answers")
     f.add_argument("dir", type=Path, help="graph directory")

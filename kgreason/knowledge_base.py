@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from kg import registry, store
+from kg import pgstore, registry, store
 from kg.config import MAX_QUESTION_CHARS, BuildConfig, GenerateConfig, RetrieveConfig
 from kg.embedding import Embedder
 from kg.errors import ConfigError
 from kg.graph import KnowledgeGraph
+from kg.vectors import vectors_usable
 from kg.model import Answer, Entity, Feedback, Relation, Retrieval
 
 from .builder import make_embedder
@@ -42,10 +43,15 @@ class KnowledgeBase:
     Models (embedder, spaCy for question parsing, generators) load on first use only.
     """
 
-    def __init__(self, path: str | Path, graph: KnowledgeGraph, *, embedder: Embedder | None = None,
+    def __init__(self, path: str | Path | None, graph: KnowledgeGraph, *, embedder: Embedder | None = None,
                  finder: Any = None, retrieve_config: RetrieveConfig | None = None,
-                 generate_config: GenerateConfig | None = None, reranker: Any = None, reader: Any = None):
-        self.path = Path(path)
+                 generate_config: GenerateConfig | None = None, reranker: Any = None, reader: Any = None,
+                 indexes: dict[str, Any] | None = None, location: str | None = None):
+        # path: the graph directory; None for a graph published to PostgreSQL (read-only: no feedback,
+        # no kg tune), which ``location`` names and whose vectors ``indexes`` search (kg.pgstore)
+        self.path = Path(path) if path is not None else None
+        self.location = location or str(path)
+        self._indexes = indexes
         self.graph = graph
         self.settings = graph.settings
         self.build_config = BuildConfig.from_dict(graph.settings.get("build", {}))
@@ -66,14 +72,14 @@ class KnowledgeBase:
         return KnowledgeBase(self.path, self.graph, embedder=self._embedder, finder=self._finder,
                              retrieve_config=retrieve_config or self.retrieve_config,
                              generate_config=generate_config or self.generate_config,
-                             reranker=self.reranker, reader=self.reader)
+                             reranker=self.reranker, reader=self.reader, indexes=self._indexes, location=self.location)
 
     # ---- inspection -----------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Counts, the build settings, and the retrieve / generate settings questions use by default."""
         query = {"retrieve": self.retrieve_config.to_dict(), "generate": self.generate_config.to_dict()}
-        feedback = self.feedback_store.counts() if self.feedback_store.path.is_file() else {}
-        return {"path": str(self.path), **self.graph.stats(), "feedback": feedback,
+        feedback = self.feedback_store.counts() if self.path and self.feedback_store.path.is_file() else {}
+        return {"path": self.location, **self.graph.stats(), "feedback": feedback,
                 "settings": {**self.settings.get("build", {}), **query},
                 "embedder": self.settings.get("embedder", ""), "kgreason_version": self.settings.get("kgreason_version", "")}
 
@@ -100,7 +106,7 @@ class KnowledgeBase:
             if self._finder is None:
                 self._finder = self._mention_finder()
             self._retriever = Retriever(self.graph, self.embedder, self._finder, self.retrieve_config, self.reranker,
-                                        index_dir=self.path / INDEX_DIR)
+                                        index_dir=self.path / INDEX_DIR if self.path else None, indexes=self._indexes)
         return self._retriever
 
     def _mention_finder(self):
@@ -162,6 +168,9 @@ class KnowledgeBase:
         """The graph's feedback store (``feedback.sqlite`` beside the graph, kept across rebuilds)."""
         from feedback.store import FeedbackStore
 
+        if self.path is None:
+            raise ConfigError(f"{self.location}: a published graph is read-only; record feedback in the graph "
+                              "directory it was published from")
         return FeedbackStore(self.path)
 
     def feedback(self, answer: Answer, verdict: str, *, correction: str = "", relevant: Sequence[str] = (),
@@ -172,11 +181,12 @@ class KnowledgeBase:
 
         >>> kb.feedback(kb.ask("Who wrote Notes?"), "bad", correction="Ada Lovelace")   # doctest: +SKIP
         """
+        feedback_store = self.feedback_store  # a published graph has none: say so before anything else
         record = Feedback(answer.question, answer.text if answer.found else "", verdict, source, correction,
                           tuple(shown) if shown is not None else tuple((e.passage_id, e.rank) for e in answer.evidence),
                           tuple(relevant), tuple(irrelevant),
                           store.saved_at(self.path), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        self.feedback_store.add([record])
+        feedback_store.add([record])
         return record
 
     def close(self) -> None:
@@ -186,7 +196,10 @@ class KnowledgeBase:
 
 def open(path: str | Path, **options: Any) -> KnowledgeBase:  # noqa: A001 - mirrors builtins.open on purpose
     """Open the graph saved in ``path`` (see ``KnowledgeBase`` for options), with the models of its
-    active ``kg tune`` version unless an embedder is given."""
+    active ``kg tune`` version unless an embedder is given; or, for ``postgresql://...#NAME``, the
+    graph published there as NAME (``kg publish``; the name may be left out when only one is)."""
+    if pgstore.is_location(str(path)):
+        return _open_published(str(path), **options)
     graph = store.load_graph(path)
     active = None if "embedder" in options else load_active(path)
     if active is not None:
@@ -194,6 +207,30 @@ def open(path: str | Path, **options: Any) -> KnowledgeBase:  # noqa: A001 - mir
         options.setdefault("reranker", active.reranker)
         options.setdefault("reader", active.reader)
     return KnowledgeBase(path, graph, **options)
+
+
+def _open_published(location: str, **options: Any) -> KnowledgeBase:
+    dsn, name = pgstore.split_location(location)
+    graph, entry = pgstore.load_graph(dsn, name)
+    indexes = pgstore.vector_indexes(dsn, entry)
+    kb = KnowledgeBase(None, graph, indexes=indexes, location=f"{pgstore.safe_dsn(dsn)}#{entry.name}", **options)
+    model = indexes["passage"].model
+    if model and kb.embedder.name != model:
+        raise ConfigError(f"{kb.location}: its vectors were made by {model!r}, but questions would be embedded by "
+                          f"{kb.embedder.name!r}; open it with that embedder")
+    return kb
+
+
+def publish(path: str | Path, dsn: str, name: str | None = None):
+    """Publish the graph directory ``path`` to PostgreSQL (with pgvector) as ``name`` (default: the
+    directory's name), for ``open("postgresql://...#NAME")`` by any number of processes. The graph
+    goes with the vectors of its build's embedder (a ``kg tune`` version stays in the directory).
+    Returns the ``kg.pgstore.Published`` entry: name, version, schema, time."""
+    graph = store.load_graph(path)
+    name = name or pgstore.default_name(Path(path))
+    if not vectors_usable(graph, graph.vectors, graph.settings.get("embedder", "")):
+        raise ConfigError(f"{path}: the graph has no vectors of its embedder; rebuild it with `kg build ... --out {path}`")
+    return pgstore.publish(graph, dsn, name)
 
 
 def _check_question(question: str) -> None:

@@ -24,17 +24,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Sequence
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 from kg.config import RetrieveConfig
+from kg.errors import ConfigError
 from kg.embedding import Embedder
 from kg.graph import KnowledgeGraph, VectorTable
 from kg.model import Citation, Evidence, Hop, LinkedEntity, Retrieval, ScoredEntity
 from kg.text import name_key
-from kg.vectors import VectorIndex, build_vectors, passage_text, top_rows, vectors_usable
+from kg.vectors import VectorIndex, VectorSearch, build_vectors, passage_text, top_rows, vectors_usable
 
 from .exclude import Hidden, hide_documents
 from .fusion import dedup_near_duplicates, diversify, standardize, top_scale
@@ -49,16 +50,17 @@ class Retriever:
 
     def __init__(self, graph: KnowledgeGraph, embedder: Embedder, finder: MentionFinder | None = None,
                  config: RetrieveConfig = RetrieveConfig(), reranker: Reranker | None = None,
-                 index_dir: Path | None = None):
+                 index_dir: Path | None = None, indexes: Mapping[str, VectorSearch] | None = None):
         self.graph, self.embedder, self.finder, self.config = graph, embedder, finder, config
         self.reranker = reranker  # rescoring hybrid's best passages (reason/rerank.py), when one is trained
         self.weights = config.hybrid
-        tables = _tables_for(graph, embedder)
         self.passage_ids = tuple(graph.passages)
-        # index_dir: where HNSW indexes of large tables are kept between loads (kg/vectors.py)
-        self.passage_index = VectorIndex(_aligned(tables["passage"], self.passage_ids), cache=index_dir, name="passage")
-        self.entity_index = VectorIndex(tables["entity"], cache=index_dir, name="entity")
-        self.fact_index = VectorIndex(tables["fact"], cache=index_dir, name="fact")
+        # indexes: the passage / entity / fact tables searched elsewhere (a published graph's PostgreSQL);
+        # else the graph's own vectors, held here, with HNSW indexes of large tables kept in index_dir
+        indexes = indexes or _indexes_for(graph, embedder, self.passage_ids, index_dir)
+        if tuple(indexes["passage"].ids) != self.passage_ids:
+            raise ConfigError("passage vectors: their ids are not the graph's passages in the graph's order")
+        self.passage_index, self.entity_index, self.fact_index = indexes["passage"], indexes["entity"], indexes["fact"]
         self.bm25 = BM25Index.from_graph(graph)
         self.frozen = freeze_graph(graph)
         self.names = NameTable.from_graph(graph)
@@ -71,7 +73,7 @@ class Retriever:
         # an even spread of a large one, with their vectors side by side (no per-question gather)
         self._sample = _spread_rows(len(self.passage_ids), self.weights.floor_sample)
         self.scored_whole = 0 < len(self.passage_ids) <= self.weights.floor_sample  # every passage scored, once
-        self._sample_vectors = None if self.scored_whole else np.ascontiguousarray(self.passage_index.vectors[self._sample])
+        self._sample_vectors = None if self.scored_whole else np.ascontiguousarray(self.passage_index.rows(self._sample))
 
     # ---- public -------------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, mode: str | None = None,
@@ -266,7 +268,10 @@ class Retriever:
         pool = max(k * 3 + 5, self.config.rerank_candidates) if reranking else k * 3 + 5
         best = [at for at in top_k(ranked.values, pool) if np.isfinite(ranked.values[at])]  # -inf: excluded
         scores = {int(ranked.rows[at]): float(ranked.values[at]) for at in best}
-        order = dedup_near_duplicates(list(scores), self.passage_index.vectors, self._texts, self.weights.dedup)
+        rows = list(scores)
+        kept = dedup_near_duplicates(range(len(rows)), self.passage_index.rows(np.array(rows, dtype=np.int64)),
+                                     [self._texts[r] for r in rows], self.weights.dedup)
+        order = [rows[at] for at in kept]
         if reranking:
             n = self.config.rerank_candidates
             top = order[:n]
@@ -372,6 +377,14 @@ def _query_texts(question: str) -> tuple[list[str], list[str]]:
 def _title_key(graph: KnowledgeGraph, passage_id: str) -> str:
     doc = graph.documents.get(graph.passages[passage_id].doc_id)
     return name_key(doc.title) if doc and doc.title else passage_id
+
+
+def _indexes_for(graph: KnowledgeGraph, embedder: Embedder, passage_ids: tuple[str, ...],
+                 index_dir: Path | None) -> dict[str, VectorIndex]:
+    tables = _tables_for(graph, embedder)
+    return {"passage": VectorIndex(_aligned(tables["passage"], passage_ids), cache=index_dir, name="passage"),
+            "entity": VectorIndex(tables["entity"], cache=index_dir, name="entity"),
+            "fact": VectorIndex(tables["fact"], cache=index_dir, name="fact")}
 
 
 def _tables_for(graph: KnowledgeGraph, embedder: Embedder) -> dict[str, VectorTable]:
@@ -513,7 +526,7 @@ class FirstHop:
         self.retriever, self.qv = retriever, np.asarray(qv, dtype=np.float32)
         n, keep = len(retriever.passage_ids), retriever.weights.candidates
         # a graph the floor sample covers is scored whole: every cosine once, searched and reused
-        self.cosines = self.qv @ retriever.passage_index.vectors.T if retriever.scored_whole else None
+        self.cosines = self.qv @ retriever.passage_index.matrix().T if retriever.scored_whole else None
         if self.cosines is not None:  # (queries x passages)
             hits = top_rows(self.cosines, max(keep, self.DEPTH))
         elif n:
@@ -539,7 +552,7 @@ class FirstHop:
         if self.cosines is not None:
             cos = self.cosines[:, rows].T
         else:
-            cos = (r.passage_index.vectors[rows] if vectors is None else vectors) @ self.qv.T
+            cos = (r.passage_index.rows(rows) if vectors is None else vectors) @ self.qv.T
         dense = [standardize(cos[:, i].astype(np.float64), self.dense_scale[i]) for i in range(len(self.qv))]
         if mode == "hybrid":
             both = [d + r.weights.bm25 * standardize(kw[rows].astype(np.float64), scale)

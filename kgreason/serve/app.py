@@ -129,6 +129,8 @@ class Service:
     def recent_feedback(self, limit: int = 20) -> list[dict[str, Any]]:
         from feedback.store import to_dict
 
+        if self.kb.path is None:  # a published graph: read-only, no feedback here
+            return []
         store = self.kb.feedback_store
         records = store.all() if store.path.is_file() else []
         return [to_dict(f) for f in records[-min(limit, 200):]][::-1]
