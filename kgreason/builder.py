@@ -19,12 +19,13 @@ from typing import Any, Sequence
 from kg import __version__, registry, store
 from kg.config import BuildConfig, Settings
 from kg.embedding import CachedEmbedder, Embedder
-from kg.errors import InputError
+from kg.errors import ConfigError, InputError
 from kg.graph import KnowledgeGraph, assemble_graph
 from kg.lock import writer_lock
 from kg.model import BuildReport, Document, DocumentExtraction, Passage, SkippedInput
 from kg.vectors import build_vectors, item_texts
 
+from .distributed import ENGINES
 from .progress import accepts_progress, stage
 
 
@@ -73,6 +74,8 @@ def build(
     extractor: Any = None,
     embedder: Embedder | None = None,
     rebuild: bool = False,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> BuildReport:
     """Build or update the graph in ``out`` from files, folders and globs in ``sources``.
 
@@ -82,6 +85,8 @@ def build(
     is completely written. ``config`` is the build settings, or all ``Settings`` (a settings file):
     then its ``[retrieve]`` and ``[generate]`` sections are saved as the graph's query defaults.
     ``rebuild`` ignores the saved graph (also when it is damaged or of another format version).
+    ``engine="ray"`` runs extraction and embedding on Ray actors (``kgreason.distributed``): a local
+    Ray on loopback, or the cluster at ``ray_address``; the graph written is the same.
 
     Sources are stored resolved and relative to the graph directory's parent folder (absolute when
     outside it), so the same file reached through another path or working directory is the same
@@ -89,9 +94,18 @@ def build(
     """
     query = _query_settings(config) if isinstance(config, Settings) else None
     config = config.build if isinstance(config, Settings) else (config or BuildConfig())
+    if engine not in ENGINES:
+        raise ConfigError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
     with writer_lock(out, "kg build"):
         store.remove_stale_temp_files(out)
-        return _build(sources, out, config, query, strict, progress, extractor, embedder, rebuild)
+        if engine == "local":
+            return _build(sources, out, config, query, strict, progress, extractor, embedder, rebuild)
+        from .distributed.ray_engine import RayEngine
+
+        with RayEngine(ray_address) as ray_engine:
+            extractor = extractor or ray_engine.extractor(config)
+            embedder = embedder or ray_engine.embedder(config, make_embedder(config))
+            return _build(sources, out, config, query, strict, progress, extractor, embedder, rebuild)
 
 
 def _build(sources, out, config: BuildConfig, query, strict, progress, extractor, embedder, rebuild) -> BuildReport:

