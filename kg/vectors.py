@@ -31,6 +31,7 @@ from .model import is_named
 
 # rows; below this exact search is fast enough (see ../shared/STACK.md), above it HNSW
 HNSW_THRESHOLD = 200_000
+EXACT_BLOCK = 1 << 24  # scores held at once by an exact search of many queries (64 MB of float32)
 HNSW_LINKS, HNSW_EF_SEARCH = 32, 128  # faiss IndexHNSWFlat M, and candidates kept while searching
 EMBED_CHUNK = 4096  # texts per embedder call during a build
 
@@ -172,8 +173,9 @@ class VectorIndex:
     pairs, best first. ``scores`` gives the cosine of the query against every row (exact tables)."""
 
     def __init__(self, table: VectorTable, hnsw_threshold: int = HNSW_THRESHOLD, cache: Path | None = None,
-                 name: str = "vectors"):
+                 name: str = "vectors", block: int = EXACT_BLOCK):
         self.ids = table.ids
+        self.block = block  # exact search: query rows x table rows scored at once, at most
         self.vectors = np.ascontiguousarray(table.vectors, dtype=np.float32)
         self.exact = len(self.ids) < hnsw_threshold
         self.loaded_from_cache = False
@@ -227,7 +229,9 @@ class VectorIndex:
             )
         k = min(k, len(self.ids))
         if self.exact:  # a product and a partial sort: no thread pool to wake (faiss's stalls behind onnxruntime's)
-            return top_rows(q @ self.vectors.T, k)
+            # in blocks of queries: all names against all names (resolution) would be an n x n matrix
+            step = max(1, self.block // max(1, len(self.ids)))
+            return [hit for at in range(0, len(q), step) for hit in top_rows(q[at:at + step] @ self.vectors.T, k)]
         scores, rows = self._index.search(q, k)
         return [(r[r >= 0].astype(np.int64), s[r >= 0]) for r, s in zip(rows, scores)]
 

@@ -174,3 +174,18 @@ def test_an_unwritable_cache_only_costs_time(tmp_path):
     table = VectorTable(tuple(f"p{i}" for i in range(150)), _unit_rows(150), "m")
     index = VectorIndex(table, hnsw_threshold=100, cache=blocker / "indexes", name="passage")
     assert index.search(table.vectors[3], 1)[0][0] == "p3" and not index.loaded_from_cache
+
+
+def test_exact_search_of_many_queries_runs_in_blocks_with_the_same_result():
+    """All names against all names (entity resolution) must not hold an n x n score matrix."""
+    from kg.graph import VectorTable
+    from kg.vectors import VectorIndex
+
+    grid = np.arange(50)[:, None] * (np.arange(6)[None, :] + 1) * 0.41
+    v = np.where(np.arange(6) % 2 == 0, np.cos(grid), np.sin(grid)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    table = VectorTable(tuple(f"n{i}" for i in range(50)), v, "fixed")
+    whole, blocked = VectorIndex(table), VectorIndex(table, block=120)  # 2 query rows per product
+    for (rows, scores), (want_rows, want_scores) in zip(blocked.search_rows(v, 4), whole.search_rows(v, 4)):
+        assert rows.tolist() == want_rows.tolist() and np.allclose(scores, want_scores)
+    assert len(blocked.search_rows(v, 4)) == 50
