@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from kg import __version__, registry, store
+from kg import __version__, store
 from kg.config import BuildConfig, Settings
 from kg.embedding import CachedEmbedder, Embedder
 from kg.errors import ConfigError, InputError
@@ -25,31 +25,9 @@ from kg.lock import writer_lock
 from kg.model import BuildReport, Document, DocumentExtraction, Passage, SkippedInput
 from kg.vectors import build_vectors, item_texts
 
+from .backends import make_embedder, make_extractor  # noqa: F401 - re-exported: the builder's models
 from .distributed import ENGINES
 from .progress import accepts_progress, stage
-
-
-def make_embedder(config: BuildConfig) -> Embedder:
-    """The embedder a graph is built (and queried) with, from its index settings."""
-    return registry.create("embedder", config.index.embedder, model=config.index.model, batch_size=config.index.batch_size)
-
-
-def make_extractor(config: BuildConfig):
-    """The extractor of the build settings: ``extract.extractor`` on every document, and the LLM
-    extractor beside it on the documents matching ``extract.llm_sources``."""
-    x = config.extract
-    llm = lambda: registry.create("extractor", "llm", model=x.llm_model, threads=x.llm_threads)  # noqa: E731
-    if x.extractor == "llm":
-        return llm()
-    main = registry.create(
-        "extractor", x.extractor, model=x.model, batch_size=x.batch_size, workers=x.workers,
-        noun_phrases=x.noun_phrases, title_pronouns=x.title_pronouns,
-    )
-    if not x.llm_sources:
-        return main
-    from extract.beside import Beside
-
-    return Beside(main, llm(), x.llm_sources)
 
 
 @dataclass

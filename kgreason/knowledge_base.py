@@ -20,7 +20,7 @@ from kg.graph import KnowledgeGraph
 from kg.vectors import vectors_usable
 from kg.model import Answer, Entity, Feedback, Relation, Retrieval
 
-from .builder import make_embedder
+from .backends import make_embedder
 from .tune.versions import load_active
 
 INDEX_DIR = "indexes"  # in the graph directory: HNSW indexes of large vector tables, kept between loads

@@ -118,7 +118,7 @@ class _ExtractBatch:
     def __init__(self, config: dict):
         self.failed = None
         try:
-            from kgreason.builder import make_extractor
+            from kgreason.backends import make_extractor
 
             cfg = BuildConfig.from_dict(config)
             self.extractor = make_extractor(cfg.with_(extract=cfg.extract.with_(workers=1)))
@@ -202,7 +202,7 @@ def _embed_actor():
     @ray.remote(num_cpus=1)
     class EmbedActor:
         def __init__(self, config: dict):
-            from kgreason.builder import make_embedder
+            from kgreason.backends import make_embedder
 
             self.embedder = make_embedder(BuildConfig.from_dict(config))
             if hasattr(self.embedder, "threads"):
