@@ -24,7 +24,7 @@ import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from kg.errors import InputError
 from kg.model import Document, SkippedInput
@@ -59,12 +59,14 @@ class LoadResult:
 # ---- loading -------------------------------------------------------------------------------------
 
 
-def load_documents(sources: Sequence[str | Path], strict: bool = False) -> LoadResult:
+def load_documents(sources: Sequence[str | Path], strict: bool = False,
+                   read: Callable[[list[Path]], Iterable[list[tuple]]] | None = None) -> LoadResult:
     """Read every supported file under ``sources`` into documents.
 
     Problems become ``SkippedInput`` entries; with ``strict=True`` the first one raises
     ``kg.errors.InputError(source, reason, line)`` instead. Duplicate content (same document id)
-    is skipped as ``"duplicate of <first source>"``.
+    is skipped as ``"duplicate of <first source>"``. ``read`` turns the discovered files into their
+    ``read_file`` lists, in order (default: one after another, here).
 
     >>> result = load_documents(["notes/"])                   # doctest: +SKIP
     >>> len(result.documents), result.skipped                 # doctest: +SKIP
@@ -75,8 +77,9 @@ def load_documents(sources: Sequence[str | Path], strict: bool = False) -> LoadR
         _raise(skipped[0])
     documents: list[Document] = []
     first_source: dict[str, str] = {}
-    for path in paths:
-        for item, line in _read_file(path):
+    read = read or (lambda files: (read_file(f) for f in files))
+    for items in read(paths):
+        for item, line in items:
             if isinstance(item, Document) and item.id in first_source:
                 item = SkippedInput(item.source, f"duplicate of {first_source[item.id]}", line)
             if isinstance(item, SkippedInput):
@@ -87,6 +90,12 @@ def load_documents(sources: Sequence[str | Path], strict: bool = False) -> LoadR
             first_source[item.id] = item.source
             documents.append(item)
     return LoadResult(tuple(documents), tuple(skipped))
+
+
+def read_file(path: Path) -> list[tuple[Document | SkippedInput, int | None]]:
+    """``(document or problem, JSONL line)`` for each record of one file: what ``load_documents``
+    reads of each discovered file, in order (``read`` may run it elsewhere, e.g. on Ray workers)."""
+    return list(_read_file(Path(path)))
 
 
 def _raise(item: SkippedInput) -> None:

@@ -83,16 +83,18 @@ def build(
         with RayEngine(ray_address) as ray_engine:
             extractor = extractor or ray_engine.extractor(config)
             embedder = embedder or ray_engine.embedder(config, make_embedder(config))
-            return _build(sources, out, config, query, strict, progress, extractor, embedder, rebuild)
+            return _build(sources, out, config, query, strict, progress, extractor, embedder, rebuild,
+                          read=ray_engine.read_files)
 
 
-def _build(sources, out, config: BuildConfig, query, strict, progress, extractor, embedder, rebuild) -> BuildReport:
+def _build(sources, out, config: BuildConfig, query, strict, progress, extractor, embedder, rebuild,
+           read=None) -> BuildReport:
     from extract.loaders import load_documents
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    loaded = load_documents([str(s) for s in sources], strict=strict)
+    loaded = load_documents([str(s) for s in sources], strict=strict, read=read)
     loaded = replace(loaded, documents=tuple(_with_stable_source(d, out) for d in loaded.documents))
     timings["load"] = time.perf_counter() - t
     state, previous_vectors = (_State({}, {}, {}), {}) if rebuild else _previous_state(out, config)

@@ -1,5 +1,8 @@
 """Extraction and embedding on Ray actors, for ``kgreason.build(..., engine="ray")``.
 
+- **Loading** is a Ray Data job of tasks: the files found in the driver are read on the workers, and the
+  driver puts their documents (and the problems of unreadable ones) together in file order, as a local
+  build does.
 - **Extraction** is a Ray Data job: the documents (with their passages, chunked in the driver as in a
   local build) stream through ``map_batches`` on a pool of actors, each holding one extractor (spaCy
   loaded once per actor), and the results stream back to the driver in document order, counted on
@@ -26,6 +29,7 @@ from kg.config import BuildConfig, available_cores
 from kg.errors import BackendError, ConfigError, KgError
 
 EXTRACT_BATCH = 8  # documents per Ray Data batch
+READ_BATCH = 16  # files per Ray Data batch
 EMBED_SLICE = 256  # texts per actor call for an embedder without groups (per-text deterministic)
 
 
@@ -75,6 +79,17 @@ class RayEngine:
     def cpus(self) -> int:
         return max(1, int(_ray().cluster_resources().get("CPU", 1)))
 
+    def read_files(self, paths: list[Any]) -> Iterator[list[tuple]]:
+        """Each file's ``extract.loaders.read_file`` list, read by Ray tasks, in order (``load_documents``'s
+        ``read``). On a cluster every worker must see the files at the same paths."""
+        if not paths:
+            return iter(())
+        data = _ray_data()
+        dataset = data.from_items([{"path": str(p)} for p in paths],
+                                  override_num_blocks=max(1, min(len(paths), self.cpus * 4))).map_batches(
+            _read_batch, batch_size=READ_BATCH, batch_format="numpy", num_cpus=1)
+        return (_checked(pickle.loads(row["items"])) for row in _reraised(dataset.iter_rows()))
+
     def extractor(self, config: BuildConfig) -> "RayExtractor":
         return RayExtractor(config, self.cpus)
 
@@ -109,6 +124,19 @@ class RayExtractor:
             out[n] = _checked(pickle.loads(row["result"]))
             progress(len(inputs[n].passages))
         return out
+
+
+def _read_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One Ray Data task: read a batch of files (a failure comes back as data, see ``_Failed``)."""
+    from extract.loaders import read_file
+
+    out = []
+    for path in batch["path"]:
+        try:
+            out.append(read_file(path))
+        except Exception as exc:  # read_file reports a bad file as a SkippedInput; this is anything else
+            out.append(_Failed.of(exc))
+    return {"items": np.array([pickle.dumps(x) for x in out], dtype=object)}
 
 
 class _ExtractBatch:

@@ -34,6 +34,7 @@ def builds(tmp_path_factory):
     first.mkdir(), rest.mkdir()
     for n, f in enumerate(sorted((SAMPLES / "corpus").iterdir())):
         shutil.copy(f, (first if n % 5 else rest) / f.name)
+    (rest / "broken.pdf").write_bytes(b"not a PDF at all")  # read on a worker: skipped, and said so
     out = {}
     for engine in ("local", "ray"):
         kgreason.build([first], root / engine, progress=False, engine=engine)
@@ -46,6 +47,8 @@ def test_ray_writes_the_graph_the_local_engine_writes(builds):
     (local_dir, local_report), (ray_dir, ray_report) = builds["local"], builds["ray"]
     assert ray_report.documents_added == local_report.documents_added > 0
     assert ray_report.documents_unchanged == local_report.documents_unchanged > 0
+    assert ray_report.skipped == local_report.skipped
+    assert [(x.source.endswith("broken.pdf"), x.reason.split(":")[0]) for x in ray_report.skipped] == [(True, "unreadable PDF")]
     assert_same_graph(store.load_graph(local_dir), store.load_graph(ray_dir))
     assert store.load_extractions(local_dir, store.load_graph(local_dir)) == store.load_extractions(ray_dir, store.load_graph(ray_dir))
 
