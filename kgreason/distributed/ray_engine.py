@@ -82,8 +82,10 @@ class RayEngine:
     def read_files(self, paths: list[Any]) -> Iterator[list[tuple]]:
         """Each file's ``extract.loaders.read_file`` list, read by Ray tasks, in order (``load_documents``'s
         ``read``). On a cluster every worker must see the files at the same paths."""
-        if not paths:
-            return iter(())
+        if len(paths) < 2:  # a Ray job costs about 2 s to start: one file is read here, as locally
+            from extract.loaders import read_file
+
+            return (read_file(p) for p in paths)
         data = _ray_data()
         dataset = data.from_items([{"path": str(p)} for p in paths],
                                   override_num_blocks=max(1, min(len(paths), self.cpus * 4))).map_batches(
