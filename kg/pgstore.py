@@ -27,8 +27,8 @@ import numpy as np
 
 from .errors import ConfigError, StoreError
 from .graph import KnowledgeGraph
-from .store import FORMAT_NAME, graph_from_rows, graph_meta, table_rows
-from .vectors import HNSW_EF_SEARCH, HNSW_LINKS, HNSW_THRESHOLD
+from .store import FORMAT_NAME, FORMAT_VERSION, graph_from_rows, graph_meta, table_rows
+from .vectors import HNSW_EF_SEARCH, HNSW_LINKS, HNSW_THRESHOLD, aligned
 
 REGISTRY = "kgreason_graphs"
 SCHEMES = ("postgresql://", "postgres://")
@@ -178,6 +178,9 @@ def load_graph(dsn: str, name: str | None = None) -> tuple[KnowledgeGraph, Publi
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
             if meta.get("format") != FORMAT_NAME:
                 raise StoreError(f"{safe_dsn(dsn)}#{entry.name}: format {meta.get('format')!r}, expected {FORMAT_NAME!r}")
+            if meta.get("format_version") != str(FORMAT_VERSION):  # publish writes the current version only
+                raise StoreError(f"{safe_dsn(dsn)}#{entry.name}: graph format version {meta.get('format_version')}, "
+                                 f"this kgreason reads version {FORMAT_VERSION}; publish the graph again with it")
             graph = graph_from_rows(meta, lambda table: con.execute(_READ[table]), {})
         return graph, entry
     except _pg_error() as exc:
@@ -283,12 +286,10 @@ def _write(con, graph: KnowledgeGraph) -> None:
             _copy(con, table, ((n, *r) for n, r in enumerate(rows)) if table in _ORDERED else rows)
     for index in _INDEXES:
         con.execute(f"CREATE INDEX ON {index}")
-    passage_ids = tuple(graph.passages)
     for name, table in sorted(graph.vectors.items()):
+        if name == "passage":  # rows as the graph reads back: passage order
+            table = aligned(table, tuple(graph.passages))
         ids, vectors = table.ids, np.asarray(table.vectors, dtype=np.float32)
-        if name == "passage" and ids != passage_ids:  # rows as the graph reads back: passage order
-            at = {i: n for n, i in enumerate(ids)}
-            ids, vectors = passage_ids, vectors[[at[i] for i in passage_ids]]
         dim = int(vectors.shape[1]) if vectors.ndim == 2 and len(ids) else 0
         con.execute("INSERT INTO vector_tables VALUES (%s, %s, %s, %s)", (name, table.model, dim, len(ids)))
         if not dim:

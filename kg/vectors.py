@@ -102,6 +102,18 @@ def vectors_usable(graph: KnowledgeGraph, tables: dict[str, VectorTable], model:
             and all(i in graph.relations for i in tables["fact"].ids))
 
 
+def aligned(table: VectorTable, ids: tuple[str, ...]) -> VectorTable:
+    """``table`` with its rows in the order of ``ids`` (each of which it holds).
+
+    >>> aligned(VectorTable(("a", "b"), np.eye(2, dtype=np.float32), "m"), ("b", "a")).vectors.tolist()
+    [[0.0, 1.0], [1.0, 0.0]]
+    """
+    if table.ids == ids:
+        return table
+    row = {i: n for n, i in enumerate(table.ids)}
+    return VectorTable(ids, table.vectors[[row[i] for i in ids]], table.model)
+
+
 def _embed_table(
     ids: tuple[str, ...], texts: list[str], embedder: Embedder, old: VectorTable | None, dim: int,
     progress: Callable[[int], None],

@@ -213,12 +213,14 @@ def _open_published(location: str, **options: Any) -> KnowledgeBase:
     dsn, name = pgstore.split_location(location)
     graph, entry = pgstore.load_graph(dsn, name)
     indexes = pgstore.vector_indexes(dsn, entry)
-    kb = KnowledgeBase(None, graph, indexes=indexes, location=f"{pgstore.safe_dsn(dsn)}#{entry.name}", **options)
+    location = f"{pgstore.safe_dsn(dsn)}#{entry.name}"
+    # questions are embedded by the embedder given, else by the build's (by name: no model loads here)
+    questions = options["embedder"].name if options.get("embedder") is not None else graph.settings.get("embedder", "")
     model = indexes["passage"].model
-    if model and kb.embedder.name != model:
-        raise ConfigError(f"{kb.location}: its vectors were made by {model!r}, but questions would be embedded by "
-                          f"{kb.embedder.name!r}; open it with that embedder")
-    return kb
+    if model and questions != model:
+        raise ConfigError(f"{location}: its vectors were made by {model!r}, but questions would be embedded by "
+                          f"{questions!r}; open it with that embedder")
+    return KnowledgeBase(None, graph, indexes=indexes, location=location, **options)
 
 
 def publish(path: str | Path, dsn: str, name: str | None = None):

@@ -35,7 +35,7 @@ from kg.embedding import Embedder
 from kg.graph import KnowledgeGraph, VectorTable
 from kg.model import Citation, Evidence, Hop, LinkedEntity, Retrieval, ScoredEntity
 from kg.text import name_key
-from kg.vectors import VectorIndex, VectorSearch, build_vectors, passage_text, top_rows, vectors_usable
+from kg.vectors import VectorIndex, VectorSearch, aligned, build_vectors, passage_text, top_rows, vectors_usable
 
 from .exclude import Hidden, hide_documents
 from .fusion import dedup_near_duplicates, diversify, standardize, top_scale
@@ -382,7 +382,7 @@ def _title_key(graph: KnowledgeGraph, passage_id: str) -> str:
 def _indexes_for(graph: KnowledgeGraph, embedder: Embedder, passage_ids: tuple[str, ...],
                  index_dir: Path | None) -> dict[str, VectorIndex]:
     tables = _tables_for(graph, embedder)
-    return {"passage": VectorIndex(_aligned(tables["passage"], passage_ids), cache=index_dir, name="passage"),
+    return {"passage": VectorIndex(aligned(tables["passage"], passage_ids), cache=index_dir, name="passage"),
             "entity": VectorIndex(tables["entity"], cache=index_dir, name="entity"),
             "fact": VectorIndex(tables["fact"], cache=index_dir, name="fact")}
 
@@ -396,13 +396,6 @@ def _tables_for(graph: KnowledgeGraph, embedder: Embedder) -> dict[str, VectorTa
     index = graph.settings.get("build", {}).get("index", {})
     return build_vectors(graph, embedder, stored or None, entities=index.get("entities", "named"),
                          facts=bool(index.get("facts", False)))
-
-
-def _aligned(table: VectorTable, ids: tuple[str, ...]) -> VectorTable:
-    if table.ids == ids:
-        return table
-    row = {i: n for n, i in enumerate(table.ids)}
-    return VectorTable(ids, table.vectors[[row[i] for i in ids]], table.model)
 
 
 def _mention_matrix(graph: KnowledgeGraph, frozen) -> sp.csr_matrix:

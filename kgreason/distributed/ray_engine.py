@@ -50,11 +50,11 @@ class RayEngine:
             options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
             if self.address:
                 _check_reachable(self.address)
+                options.update(address=self.address)
+            else:
+                options.update(address="local", num_cpus=available_cores(), _node_ip_address="127.0.0.1")
             try:
-                if self.address:
-                    ray.init(address=self.address, **options)
-                else:
-                    ray.init(address="local", num_cpus=available_cores(), _node_ip_address="127.0.0.1", **options)
+                ray.init(**options)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = self.address or "a local Ray on 127.0.0.1"
                 raise BackendError(f"ray: cannot start or join {where} ({_first_line(exc)})") from None
@@ -156,12 +156,13 @@ class _ExtractBatch:
             self.failed = _Failed.of(exc)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        try:
-            if self.failed is not None:
-                raise self.failed.error
-            results = list(self.extractor.extract([pickle.loads(b) for b in batch["item"]]))  # a generator fails late
-        except Exception as exc:
-            results = [self.failed or _Failed.of(exc)] * len(batch["i"])
+        if self.failed is not None:
+            results = [self.failed] * len(batch["i"])
+        else:
+            try:
+                results = list(self.extractor.extract([pickle.loads(b) for b in batch["item"]]))  # a generator fails late
+            except Exception as exc:
+                results = [_Failed.of(exc)] * len(batch["i"])
         return {"i": batch["i"], "result": np.array([pickle.dumps(r) for r in results], dtype=object)}
 
 

@@ -94,3 +94,14 @@ def test_names_and_locations_are_checked_with_clear_messages(postgres):
         pgstore.published("postgresql://kg:secret@127.0.0.1:1/x")
     assert pgstore.split_location("postgresql://h/db#docs") == ("postgresql://h/db", "docs")
     assert pgstore.is_location("postgres://h/db") and not pgstore.is_location("/data/postgresql")
+
+
+def test_a_published_graph_of_another_format_version_is_refused(postgres):
+    import psycopg
+
+    entry = pgstore.publish(tiny_graph()[0], postgres, "oldformat")
+    with psycopg.connect(postgres, autocommit=True) as con:
+        con.execute(f"UPDATE {entry.schema}.meta SET value = '99' WHERE key = 'format_version'")
+    with pytest.raises(StoreError, match="#oldformat: graph format version 99, this kgreason reads version 2; "
+                                         "publish the graph again"):
+        pgstore.load_graph(postgres, "oldformat")

@@ -100,3 +100,12 @@ def test_kg_serve_opens_a_published_graph(published):
     service = Service(location)
     assert service.stats()["documents"] == 39
     assert service.recent_feedback() == []  # read-only: no feedback store to list
+
+
+def test_opening_with_another_embedder_than_the_vectors_is_refused(published):
+    from kg.embedding import HashingEmbedder
+
+    _, location = published
+    with pytest.raises(ConfigError, match="its vectors were made by 'hashing-256', but questions would be embedded "
+                                          "by 'hashing-64'; open it with that embedder"):
+        kgreason.open(location, embedder=HashingEmbedder(dim=64))
