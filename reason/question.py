@@ -52,6 +52,10 @@ _WHICH_OF = re.compile(r"^(?:which|who)\s+(?:one\s+)?of\s+(?P<a>.+?)\s+(?:and|or
 _BOTH = re.compile(r"^(?P<aux>are|were|is|was|do|does|did|have|had)\s+(?:both\s+)?(?P<a>.+?)\s+and\s+"
                    r"(?P<b>.+?)\s+(?P<stem>(?:both|from|located|have|has|share|shared|born|"
                    r"considered|each|died)\b.*?)\??$", re.I)
+# "Who was born first out of A and B?"
+_OUT_OF = re.compile(r"^(?P<stem>(?:who|which|what)\b.+?)\s+(?:out of|among)\s+(?P<a>.+?)\s+(?:and|or)\s+(?P<b>.+?)\s*\??$", re.I)
+# "Who lived longer, A or B?": the longer (or shorter) life
+_LIFE_LONGER = r"\b(lived|live|lives|living) (longer|shorter)\b|\b(longer|shorter) (life|lifespan|life span)\b"
 _OF_CHAIN = re.compile(r"\bthe\s+((?:[a-z-]+\s+){0,2}?[a-z-]+)\s+of\b", re.I)
 
 
@@ -114,7 +118,7 @@ class QuestionAnalysis:
     types: tuple[frozenset[str], frozenset[str]]
     options: tuple[str, ...] = ()
     order: str = ""
-    attribute: str = ""  # born | died | released | nationality | "" : which value a comparison compares
+    attribute: str = ""  # born | died | released | lifespan | nationality | "" : which value a comparison compares
     kind: str = "simple"
     relations: tuple[str, ...] = ()
     subqueries: tuple[str, ...] = ()
@@ -149,6 +153,8 @@ def _reader_view(q: str, low: str, options: tuple[str, ...]) -> tuple[str, tuple
     first = (words(q) or [""])[0]
     attribute = _attribute(low)
     none = (frozenset(), frozenset())
+    if options and re.search(_LIFE_LONGER, low):
+        return "choice", none, "min" if "shorter" in low else "max", "lifespan"
     if options and re.search(_ORDER_MIN + "|" + _ORDER_MAX, low):
         order = "max" if re.search(r"\b(younger|youngest)\b", low) or not re.search(_ORDER_MIN, low) else "min"
         return "choice", none, order, attribute
@@ -165,7 +171,7 @@ def comparison_options(q: str) -> tuple[tuple[str, ...], str]:
     >>> comparison_options("Who was born first, Ada Lovelace or Charles Babbage?")
     (('Ada Lovelace', 'Charles Babbage'), 'who was born first')
     """
-    for pattern in (_TAIL_OR, _WHICH_OF, _BOTH, _AUX_OR, _BETWEEN_OR):
+    for pattern in (_TAIL_OR, _WHICH_OF, _BOTH, _AUX_OR, _BETWEEN_OR, _OUT_OF):
         m = pattern.match(q)
         if not m:
             continue

@@ -29,7 +29,7 @@ _RELATED_GROUPS = (
     "father mother parent son daughter child children",
     "sibling brother sister",
     "employer employ employed employee work worked",
-    "born birth birthplace native",
+    "born birth birthplace birthday native",
     "die died death dead",
     "play played star starred portray portrayed voice voiced cast role",
     "study studied attend attended educated graduated alumnus",
@@ -127,6 +127,66 @@ def parse_dates(text: str) -> list[DateSpan]:
         month = MONTHS.get(month_name, MONTHS.get(month_name[:3], 0)) if month_name else 0
         out.append(DateSpan(m.group(), m.start(), m.end(), (year, month, day if day <= 31 else 0)))
     return out
+
+
+_DASH = re.compile(r"\s*[–—]\s*|\s+-\s+|(?<=[\d?])\s*-\s*(?=\w)|\s+to\s+")
+_BORN, _DIED = re.compile(r"\b(?:born|b\.)\s*$", re.I), re.compile(r"\b(?:died|d\.)\s*$", re.I)
+
+
+def lifespan(text: str) -> dict[str, DateSpan]:
+    """The birth and death dates a name's parenthesis gives, as ``{"born": .., "died": ..}`` (spans in
+    ``text``): "Ada (10 December 1815 – 27 November 1852) was", "(born 1 May 1900)", "(died 1141)",
+    "(c. 1583 – 1640)", "(April 27, 1672 in Bordeaux – April 11, 1743 in Quebec)". The first
+    parenthesis holding a date counts, when it opens within the sentence's first words (after a name,
+    not a date in passing); a parenthesis inside it ("(some sources say 1671)") is not read.
+
+    >>> {k: d.text for k, d in lifespan("Sir John Williams (9 January 1794 – 10 September 1859) was a baronet.").items()}
+    {'born': '9 January 1794', 'died': '10 September 1859'}
+    >>> {k: d.text for k, d in lifespan("Margaret of L' Aigle( died 1141) was a queen.").items()}
+    {'died': '1141'}
+    """
+    for start, end in _parentheses(text):
+        if len(text[:start].split()) > 12:
+            return {}
+        inner = re.sub(r"\([^()]*\)?", lambda m: " " * len(m.group()), text[start + 1:end])
+        dates = [replace_span(d, start + 1) for d in parse_dates(inner)]
+        if dates:
+            return _life_dates(inner, start + 1, dates)
+    return {}
+
+
+def _parentheses(text: str):
+    """(start, end) of each outermost parenthesis, ``end`` at its ")" (or the text's end)."""
+    depth, start = 0, 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth, start = depth + 1, i if depth == 0 else start
+        elif ch == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                yield start, i
+    if depth:
+        yield start, len(text)
+
+
+def _life_dates(inner: str, offset: int, dates: list[DateSpan]) -> dict[str, DateSpan]:
+    head = inner[:dates[0].start - offset]
+    if _DIED.search(head):
+        return {"died": dates[0]}
+    if _BORN.search(head):
+        return {"born": dates[0]}
+    for dash in _DASH.finditer(inner):
+        before = [d for d in dates if d.end - offset <= dash.start()]
+        after = [d for d in dates if d.start - offset >= dash.end()]
+        if before and after:
+            return {"born": before[0], "died": after[0]}
+        if before and not inner[dash.end():].strip(" ?"):
+            return {"born": before[0]}  # "(1950–)": living
+    return {}
+
+
+def replace_span(d: DateSpan, offset: int) -> DateSpan:
+    return DateSpan(d.text, d.start + offset, d.end + offset, d.value)
 
 
 _NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()

@@ -3,7 +3,7 @@
 
 Each option is resolved to its subject (the option itself, or the person in a named role such as
 "the director of A"), then the compared value is read from the sentences about that subject: a
-date (born / died / released) or a nationality. No value for an option means no answer.
+date (born / died / released), a life's length or a nationality. No value for an option means no answer.
 
 >>> role_of("Which film has the director born later, A or B?")
 'direct'
@@ -17,7 +17,7 @@ from kg.text import name_key, stem
 from ..context import Context
 from .evidence import Sentence, about, same_name, strip_parenthetical
 from ..question import QuestionAnalysis
-from ..text import contains_phrase, parse_dates
+from ..text import contains_phrase, lifespan, parse_dates
 
 ROLES = ("director", "producer", "composer", "performer", "author", "writer", "screenwriter", "creator",
          "father", "mother", "spouse", "husband", "wife", "founder", "editor", "cinematographer", "star")
@@ -128,6 +128,9 @@ def _option_date(option: str, role: str, attribute: str, sentences: list[Sentenc
 
 
 def _date_in(s: Sentence, attribute: str):
+    if attribute == "lifespan":
+        life = lifespan(s.text) if s.first else {}
+        return _days(life["died"].value) - _days(life["born"].value) if len(life) == 2 else None
     dates = parse_dates(s.text)
     if not dates:
         return None
@@ -138,13 +141,18 @@ def _date_in(s: Sentence, attribute: str):
         after = [d for d in dates if d.start >= m.end()]
         if after:
             return after[0].value
-    span = re.match(r"[^(]*\(([^)]*)\)", s.text)  # "Name (1 May 1900 – 2 June 1980) was ..."
-    inside = parse_dates(span.group(1)) if span and s.first else []
+    life = lifespan(s.text) if s.first else {}  # "Name (1 May 1900 – 2 June 1980) was ..."
     if attribute == "died":
-        return inside[1].value if len(inside) > 1 else None
+        return life["died"].value if "died" in life else None
     if attribute == "born":
-        return inside[0].value if inside else (dates[0].value if s.first and not m else None)
+        return life["born"].value if "born" in life else (dates[0].value if s.first and not m else None)
     return dates[0].value if s.first or m else None
+
+
+def _days(value: tuple[int, int, int]) -> float:
+    """Days since year 0 of a (year, month, day) date, an unknown month or day taken as the middle."""
+    year, month, day = value
+    return year * 365.25 + ((month or 6.5) - 1) * 30.44 + (day or 15)
 
 
 def _option_nationality(option: str, role: str, sentences: list[Sentence]):

@@ -25,7 +25,7 @@ from .evidence import Sentence, in_question, question_entities, same_name, sente
 from .grounding import known_names, names_all, names_any, question_names, relation_words, states_any
 from .nested import Description, describe
 from ..question import DATE, NAMED, QuestionAnalysis, analyse_question, answer_types
-from ..text import contains_phrase, find_numbers, parse_dates, states
+from ..text import RELATED, contains_phrase, find_numbers, lifespan, parse_dates, states
 
 YES_COVERAGE = 0.6  # share of the question's words a yes/no answer's evidence must state
 
@@ -105,6 +105,10 @@ def _answer_factoid(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence]
                      lambda c: names_all([c.sentence, bridge.sentence], outer_names))
         if best is not None:
             return best.name, [best.sentence.citation, bridge.sentence.citation]
+    elif nested is not None:
+        # The evidence names no entity the description fits: the answer, said of that entity, cannot
+        # be told from what the evidence says of others (the chain is broken), so nothing is answered.
+        return None
     # No nesting, or nothing stated about the bridge: answer the question as a whole, stating what a
     # nested question asks of its bridge.
     requires = relation_words(nested.outer if nested else ctx.question)
@@ -142,19 +146,22 @@ def _collect(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence], scope
     rank = {c.entity_id: i for i, c in enumerate(ctx.candidates)}
     chain_end = name_key(ctx.chain[-1].object) if ctx.chain else ""
     chain_inner = {name_key(h.object) for h in ctx.chain[:-1]}
+    life_event = _life_event(q, scope.requires)
     cands: dict[str, _Candidate] = {}
     for s in sentences:
         about = _about_bridge(s, scope.bridge)
         if scope.bridge is not None and not about or not names_any([s], scope.anchors):
             continue
-        if not states_any(s.text, scope.requires):
+        life = lifespan(s.text) if life_event else {}
+        if not states_any(s.text, scope.requires) and life_event not in life:
             continue
-        for text, label, eid in _spans(q, s):
+        for text, label, eid in _life_spans(_spans(q, s), life, life_event):
             fit = _type_fit(q, label)
             key = eid or name_key(text)
             if fit <= 0 or scope.bridge is not None and fit < 1 or in_question(text, eid, ctx, linked_ids) or _is_bridge(key, text, scope.bridge):
                 continue
             score = 2.0 * fit + 0.5 / s.source + _closeness(s, text, scope.words) + about
+            score += 1.0 if life_event in life and text == life[life_event].text else 0.0
             if scope.bridge is None:
                 score += _context_bonus(s, linked_ids, linked_names, bridges, eid)
             score += 0.8 / (1 + rank[eid]) if eid in rank else 0.0
@@ -168,6 +175,34 @@ def _collect(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence], scope
     for c in cands.values():
         c.score += 0.1 * min(3, c.count - 1)
     return cands
+
+
+_LIFE_EVENTS = {"born": RELATED["born"], "died": RELATED["die"]}
+
+
+def _life_event(q: QuestionAnalysis, requires: frozenset[str]) -> str:
+    """'born' or 'died' when the question asks the date of a birth or death, else ''."""
+    if not q.types[0] & DATE:
+        return ""
+    return next((event for event, group in _LIFE_EVENTS.items() if requires & group), "")
+
+
+def _life_spans(spans, life: dict, event: str):
+    """A sentence's answer spans, where its lifespan parenthesis ("(9 January 1794 – 10 September 1859)")
+    states the asked ``event``: the date of that event, and no other date of the parenthesis."""
+    if event not in life:
+        yield from spans
+        return
+    wanted = life[event].text
+    others = {d.text for d in life.values()} - {wanted}
+    seen = False
+    for text, label, eid in spans:
+        if label == "DATE" and text != wanted and (text in others or wanted in text):
+            continue  # the other date, or both dates read as one span
+        seen = seen or text == wanted
+        yield text, label, eid
+    if not seen:
+        yield wanted, "DATE", ""
 
 
 def _is_bridge(key: str, text: str, bridge: _Candidate | None) -> bool:

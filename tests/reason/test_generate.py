@@ -200,6 +200,37 @@ def test_nested_question_abstains_when_no_sentence_states_what_it_asks():
     assert (gen.text, gen.found) == ("Not found in the documents.", False)
 
 
+def test_nested_question_abstains_when_no_entity_fits_its_description():
+    # Alpha's director is not in the evidence; Beta's director's birth year answers another question
+    beta = ("Beta", "Beta is a 1958 comedy film. Its director Mary Jones was born in 1935. Alpha was shown after it.",
+            {"Beta": "WORK_OF_ART", "Mary Jones": "PERSON", "Alpha": "WORK_OF_ART"})
+    gen = extract([beta], "When was the director of Alpha born?", linked=["Alpha"])
+    assert (gen.text, gen.found) == ("Not found in the documents.", False)
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("When did the director of Alpha die?", "1 June 1990"),
+        ("What is the date of birth of the director of Alpha?", "2 May 1930"),
+        ("When is the birthday of the director of Alpha?", "2 May 1930"),
+    ],
+)
+def test_lifespan_parenthesis_states_birth_and_death(question, expected):
+    # "(2 May 1930 – 1 June 1990)" says when John Smith was born and died, without the words
+    gen = extract([ALPHA, SMITH], question, linked=["Alpha"])
+    assert (gen.text, gen.found) == (expected, True)
+    assert [c.quote for c in gen.citations] == [SMITH[1], ALPHA[1]]
+
+
+def test_lifespan_parenthesis_does_not_state_a_place():
+    # where he died is not in "(2 May 1930 – 1 June 1990) was an English film director"
+    smith = ("John Smith", "John Smith (2 May 1930 – 1 June 1990) was a film director of London.",
+             {"John Smith": "PERSON", "London": "GPE"})
+    gen = extract([ALPHA, smith], "Where did the director of Alpha die?", linked=["Alpha"])
+    assert (gen.text, gen.found) == ("Not found in the documents.", False)
+
+
 def test_answer_from_evidence_that_never_names_the_question_subject_is_not_found():
     # The sentence states "county" and "seat", but about another township: not this question's subject
     other = ("Roundhead Township", "Roundhead Township is a township of Hardin County, Ohio. Its seat is Ada.",
@@ -228,6 +259,9 @@ def test_answer_sentence_must_state_the_relation_asked_for():
         ("Who was born later, John Smith or Mary Jones?", "Mary Jones"),
         ("Was John Smith or Mary Jones born first?", "John Smith"),
         ("Which film has the director who died later, Alpha or Beta?", "Beta"),
+        ("Who lived longer, John Smith or Mary Jones?", "Mary Jones"),  # 60 years against 66 or 65
+        ("Who lived shorter, John Smith or Mary Jones?", "John Smith"),
+        ("Who was born first out of Mary Jones and John Smith?", "John Smith"),
     ],
 )
 def test_choice_comparisons_pick_an_option_by_the_dates_in_evidence(question, expected):

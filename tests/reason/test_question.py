@@ -62,6 +62,8 @@ def test_or_without_question_word_is_not_a_comparison():
      ("The Adventures Of Priscilla, Queen Of The Desert", "Harvest: 3,000 Years"), "min", "born"),
     ("Who was born later, Ada Lovelace or Charles Babbage?", ("Ada Lovelace", "Charles Babbage"), "max", "born"),
     ("Which of Bitter Rice and Akhono Onek Raat was released later?", ("Bitter Rice", "Akhono Onek Raat"), "max", "released"),
+    ("Who lived longer, Kınar Sıvacıyan or Hans Rosling?", ("Kınar Sıvacıyan", "Hans Rosling"), "max", "lifespan"),
+    ("Who was born first out of Heng Pov and Rajesh Bhola?", ("Heng Pov", "Rajesh Bhola"), "min", "born"),
 ])
 def test_choice_questions_are_comparisons_for_retrieval_too(question, options, order, attribute):
     q = analyse_question(question)
