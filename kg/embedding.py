@@ -127,6 +127,17 @@ class CachedEmbedder:
         self.inner = inner
         self.name = inner.name
         self._memo: dict[str, np.ndarray] = {}
+        self._frozen = False
+
+    def freeze(self) -> None:
+        """Keep serving the vectors remembered so far, remember no new ones: a build's passages and
+        facts are embedded once, so remembering them would only hold a second copy of every table.
+
+        >>> cached = CachedEmbedder(HashingEmbedder(dim=8))
+        >>> _ = cached.embed(["a"]); cached.freeze(); _ = cached.embed(["a", "b"]); len(cached)
+        1
+        """
+        self._frozen = True
 
     def __len__(self) -> int:
         return len(self._memo)
@@ -137,9 +148,9 @@ class CachedEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         missing = sorted({t for t in texts if t not in self._memo})
-        if missing:
-            for text, row in zip(missing, self.inner.embed(missing)):
-                self._memo[text] = row
+        fresh = dict(zip(missing, self.inner.embed(missing))) if missing else {}
+        if not self._frozen:
+            self._memo.update(fresh)
         if not texts:
             return self.inner.embed([])
-        return np.stack([self._memo[t] for t in texts]).astype(np.float32, copy=False)
+        return np.stack([fresh[t] if t in fresh else self._memo[t] for t in texts]).astype(np.float32, copy=False)

@@ -75,7 +75,7 @@ class Document:
         return cls(document_id(title, text), source, title, text, external_id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Passage:
     """A chunk of a document on sentence boundaries; ``text == document.text[start:end]``.
     ``section`` is the heading path of the section holding it (a passage never spans two)."""
@@ -89,7 +89,7 @@ class Passage:
     section: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mention:
     """An entity mention found by an extractor.
 
@@ -111,7 +111,7 @@ class Mention:
     refers_to: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawRelation:
     """A relation between two mentions of one document, before entity resolution.
 
@@ -152,7 +152,7 @@ def is_named(entity_type: str) -> bool:
     return entity_type not in UNNAMED_TYPES
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entity:
     """A resolved entity: one node standing for all mentions that were merged into it."""
 
@@ -162,7 +162,7 @@ class Entity:
     aliases: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MergeRecord:
     """Why a mention was assigned to an entity (resolution is explainable and reversible)."""
 
@@ -172,7 +172,7 @@ class MergeRecord:
     score: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SynonymLink:
     """A weaker equivalence kept as an edge instead of a merge."""
 
@@ -192,7 +192,7 @@ class Resolution:
     synonyms: tuple[SynonymLink, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Provenance:
     """Where a fact is stated: the passage, its document and the sentence's character span."""
 
@@ -204,7 +204,7 @@ class Provenance:
     confidence: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Relation:
     """An entity-to-entity fact with every passage that supports it."""
 

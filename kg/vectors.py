@@ -123,30 +123,24 @@ def _embed_table(
         reuse = {i: row for row, i in enumerate(old.ids)}
     todo = [n for n, i in enumerate(ids) if i not in reuse]
     progress(len(ids) - len(todo))
-    fresh = _embed_in_chunks(embedder, [texts[n] for n in todo], progress) if todo else None
-    dim = _dimension(embedder, fresh, old if reuse else None, dim)
-    vectors = np.zeros((len(ids), dim), dtype=np.float32)
+    vectors = None
+    if todo:  # each chunk goes straight into the table: no list of parts, no second copy of the table
+        for start in range(0, len(todo), EMBED_CHUNK):
+            rows = todo[start:start + EMBED_CHUNK]
+            fresh = embedder.embed([texts[n] for n in rows])
+            if vectors is None:
+                vectors = np.zeros((len(ids), fresh.shape[1]), dtype=np.float32)
+            vectors[rows] = fresh
+            progress(len(rows))
+    if vectors is None:
+        vectors = np.zeros((len(ids), _dimension(embedder, old if reuse else None, dim)), dtype=np.float32)
     if reuse:
         keep = [n for n, i in enumerate(ids) if i in reuse]
         vectors[keep] = old.vectors[[reuse[ids[n]] for n in keep]]
-    if todo:
-        vectors[todo] = fresh
     return VectorTable(ids, vectors, embedder.name)
 
 
-def _embed_in_chunks(embedder: Embedder, texts: list[str], progress: Callable[[int], None]) -> np.ndarray:
-    """Embed ``texts`` a few thousand at a time, so that a progress bar moves during the longest stage
-    of a build (each chunk is still batched inside the embedder)."""
-    parts = []
-    for start in range(0, len(texts), EMBED_CHUNK):
-        parts.append(embedder.embed(texts[start:start + EMBED_CHUNK]))
-        progress(len(parts[-1]))
-    return np.concatenate(parts)
-
-
-def _dimension(embedder: Embedder, fresh: np.ndarray | None, old: VectorTable | None, known: int = 0) -> int:
-    if fresh is not None:
-        return int(fresh.shape[1])
+def _dimension(embedder: Embedder, old: VectorTable | None, known: int = 0) -> int:
     if known:
         return known
     if old is not None:

@@ -246,6 +246,9 @@ def _assemble(state: _State, config: BuildConfig, embedder: Embedder, previous_v
     with stage("resolve", len(mentions), "mention", progress) as step:
         resolution = resolve(mentions, config.resolve, embedder if config.resolve.use_embeddings else None)
         step(len(mentions))
+    del mentions
+    if isinstance(embedder, CachedEmbedder):  # names embedded for resolution are reused; nothing more is kept
+        embedder.freeze()
     timings["resolve"] = time.perf_counter() - t
     settings = {
         "graph_settings": config.graph_settings(),

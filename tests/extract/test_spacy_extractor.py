@@ -1,6 +1,8 @@
 """SpacyExtractor on hand-written documents, with the packaged small English pipeline loaded once."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from extract.base import DocumentInput, Extractor
@@ -246,7 +248,7 @@ def test_same_input_gives_identical_output(extractor):
 def test_records_hold_only_plain_values(extractor):
     ex = run(extractor, one_passage(CURIE, "Marie Curie"))
     for record in ex.mentions + ex.relations:
-        assert all(isinstance(v, (str, int, float)) for v in vars(record).values())
+        assert all(isinstance(getattr(record, f.name), (str, int, float)) for f in dataclasses.fields(record))
 
 
 @pytest.mark.e2e

@@ -134,6 +134,32 @@ def test_build_vectors_reports_progress_per_item_reused_rows_at_once():
     assert sum(steps) == sum(len(t.ids) for t in first.values()) and steps.count(0) <= 3  # all reused
 
 
+def test_build_vectors_in_chunks_write_the_same_rows(monkeypatch):
+    import kg.vectors
+
+    whole = build_vectors(_graph(extra=True), CountingEmbedder(), facts=True)
+    monkeypatch.setattr(kg.vectors, "EMBED_CHUNK", 2)
+    emb, steps = CountingEmbedder(), []
+    chunked = build_vectors(_graph(extra=True), emb, facts=True, progress=steps.append)
+    for name in whole:
+        assert chunked[name].ids == whole[name].ids
+        assert np.array_equal(chunked[name].vectors, whole[name].vectors) and chunked[name].vectors.dtype == np.float32
+    assert steps == [0, 2, 1, 0, 2, 0, 1]  # passages 2 + 1, names 2, facts 1: a step per chunk
+
+
+def test_cached_embedder_frozen_serves_what_it_holds_and_keeps_nothing_new():
+    from kg.embedding import CachedEmbedder
+
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner)
+    names = cached.embed(["Ada", "Bob"])
+    cached.freeze()
+    inner.seen.clear()
+    out = cached.embed(["Bob", "Bob met Ada.", "Bob met Ada."])
+    assert inner.seen == ["Bob met Ada."] and len(cached) == 2  # served, embedded once, not kept
+    assert np.array_equal(out[0], names[1]) and np.array_equal(out[1], out[2])
+
+
 def _unit_rows(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
     v = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
     return v / np.linalg.norm(v, axis=1, keepdims=True)
