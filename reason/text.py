@@ -12,7 +12,7 @@ True
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kg.text import name_key, stem
 
@@ -149,9 +149,10 @@ def lifespan(text: str) -> dict[str, DateSpan]:
         if len(text[:start].split()) > 12:
             return {}
         inner = re.sub(r"\([^()]*\)?", lambda m: " " * len(m.group()), text[start + 1:end])
-        dates = [replace_span(d, start + 1) for d in parse_dates(inner)]
+        dates = parse_dates(inner)
         if dates:
-            return _life_dates(inner, start + 1, dates)
+            return {event: replace(d, start=d.start + start + 1, end=d.end + start + 1)
+                    for event, d in _life_dates(inner, dates).items()}
     return {}
 
 
@@ -169,24 +170,21 @@ def _parentheses(text: str):
         yield start, len(text)
 
 
-def _life_dates(inner: str, offset: int, dates: list[DateSpan]) -> dict[str, DateSpan]:
-    head = inner[:dates[0].start - offset]
+def _life_dates(inner: str, dates: list[DateSpan]) -> dict[str, DateSpan]:
+    """Birth and death among the ``dates`` of a parenthesis' text ``inner``."""
+    head = inner[:dates[0].start]
     if _DIED.search(head):
         return {"died": dates[0]}
     if _BORN.search(head):
         return {"born": dates[0]}
     for dash in _DASH.finditer(inner):
-        before = [d for d in dates if d.end - offset <= dash.start()]
-        after = [d for d in dates if d.start - offset >= dash.end()]
+        before = [d for d in dates if d.end <= dash.start()]
+        after = [d for d in dates if d.start >= dash.end()]
         if before and after:
             return {"born": before[0], "died": after[0]}
         if before and not inner[dash.end():].strip(" ?"):
             return {"born": before[0]}  # "(1950–)": living
     return {}
-
-
-def replace_span(d: DateSpan, offset: int) -> DateSpan:
-    return DateSpan(d.text, d.start + offset, d.end + offset, d.value)
 
 
 _NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
