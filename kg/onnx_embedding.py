@@ -156,7 +156,7 @@ class OnnxMiniLMEmbedder:
         if not texts:
             return []
         self._load()
-        return self._batches([e.shape[1] for e in self._encode(texts)])
+        return self._batches([len(e.ids) for e in self._encodings(texts)])  # lengths only: no token arrays
 
     def embed_group(self, texts: Sequence[str]) -> np.ndarray:
         """``texts`` (one of ``groups``) run as one model call."""
@@ -185,11 +185,12 @@ class OnnxMiniLMEmbedder:
         """Each text's token ids, attention mask and type ids as one small (3, tokens) array. The
         tokenizer's own encodings (offsets, token strings, ...) are dropped a slice at a time: held for
         every name of a large corpus at once they took more memory than the vectors."""
-        out = []
+        return [np.array([e.ids, e.attention_mask, e.type_ids], dtype=np.int32) for e in self._encodings(texts)]
+
+    def _encodings(self, texts: Sequence[str]):
+        """The tokenizer's encodings of ``texts``, in order, tokenised a slice at a time."""
         for start in range(0, len(texts), _ENCODE_SLICE):
-            out += [np.array([e.ids, e.attention_mask, e.type_ids], dtype=np.int32)
-                    for e in self._tok.encode_batch([str(t) for t in texts[start:start + _ENCODE_SLICE]])]
-        return out
+            yield from self._tok.encode_batch([str(t) for t in texts[start:start + _ENCODE_SLICE]])
 
     def _run(self, encodings: list[np.ndarray]) -> np.ndarray:
         width = max(e.shape[1] for e in encodings)
