@@ -132,7 +132,7 @@ def _refresh_tuned_vectors(out, graph: KnowledgeGraph, config: BuildConfig, prog
     from .tune import versions
 
     active = versions.load_active(out)
-    if active is None:
+    if active is None or active.embedder is None:  # no tuned embedder: the build's vectors are the ones used
         return
     t = time.perf_counter()
     texts = item_texts(graph, config.index.entities, config.index.facts)

@@ -183,7 +183,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     report = tune(args.dir, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                   reranker_steps=args.reranker_steps, reader_steps=args.reader_steps,
                   reader_validation=args.reader_validation, closed_book_steps=args.closed_book_steps,
-                  progress=not args.no_progress)
+                  rank=not args.no_ranker, progress=not args.no_progress)
     _emit(args, asdict(report), lambda: render.tune_report(report))
     return 0
 
@@ -303,9 +303,10 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--retrieve-only", action="store_true", help="show the ranked evidence only, no answer")
     a.add_argument("--rate", action="store_true", help="then ask whether the answer was right and store the verdict")
 
-    t = command("tune", cmd_tune, "fine-tune the graph's embedder, reranker and reader on its feedback; keep them only if they measure better")
+    t = command("tune", cmd_tune, "fine-tune the graph's embedder, ranker, reranker and reader on its feedback; keep them only if they measure better")
     t.add_argument("dir", type=Path, help="graph directory")
-    t.add_argument("--steps", type=int, default=200, help="embedder training batches (default 200)")
+    t.add_argument("--steps", type=int, default=200, help="embedder training batches (default 200; 0: no embedder)")
+    t.add_argument("--no-ranker", action="store_true", help="train no learned ranker (hybrid's signals weighed on the feedback)")
     t.add_argument("--reranker-steps", type=int, default=200, help="reranker training batches (default 200; 0: no reranker)")
     t.add_argument("--reader-steps", type=int, default=READER_STEPS,
                    help=f"LoRA steps of the local reader (default {READER_STEPS}; 0: no reader)")

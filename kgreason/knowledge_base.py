@@ -46,7 +46,7 @@ class KnowledgeBase:
     def __init__(self, path: str | Path | None, graph: KnowledgeGraph, *, embedder: Embedder | None = None,
                  finder: Any = None, retrieve_config: RetrieveConfig | None = None,
                  generate_config: GenerateConfig | None = None, reranker: Any = None, reader: Any = None,
-                 indexes: dict[str, Any] | None = None, location: str | None = None):
+                 indexes: dict[str, Any] | None = None, location: str | None = None, ranker: Any = None):
         # path: the graph directory; None for a graph published to PostgreSQL (read-only: no feedback,
         # no kg tune), which ``location`` names and whose vectors ``indexes`` search (kg.pgstore)
         self.path = Path(path) if path is not None else None
@@ -60,6 +60,7 @@ class KnowledgeBase:
         self.generate_config = generate_config or GenerateConfig.from_dict(query.get("generate", {}), "generate")
         self._embedder = embedder
         self.reranker = reranker  # a reason.rerank.Reranker for hybrid retrieval (kg tune trains one)
+        self.ranker = ranker  # a reason.learned_rank.LinearRanker for hybrid retrieval (kg tune trains one)
         self.reader = reader  # a kg tune reader (versions.TunedReader): what "local" and "combined" run
         self._finder = finder
         self._retriever = None
@@ -72,7 +73,8 @@ class KnowledgeBase:
         return KnowledgeBase(self.path, self.graph, embedder=self._embedder, finder=self._finder,
                              retrieve_config=retrieve_config or self.retrieve_config,
                              generate_config=generate_config or self.generate_config,
-                             reranker=self.reranker, reader=self.reader, indexes=self._indexes, location=self.location)
+                             reranker=self.reranker, reader=self.reader, indexes=self._indexes, location=self.location,
+                             ranker=self.ranker)
 
     # ---- inspection -----------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -106,7 +108,8 @@ class KnowledgeBase:
             if self._finder is None:
                 self._finder = self._mention_finder()
             self._retriever = Retriever(self.graph, self.embedder, self._finder, self.retrieve_config, self.reranker,
-                                        index_dir=self.path / INDEX_DIR if self.path else None, indexes=self._indexes)
+                                        index_dir=self.path / INDEX_DIR if self.path else None, indexes=self._indexes,
+                                        ranker=self.ranker)
         return self._retriever
 
     def _mention_finder(self):
@@ -203,8 +206,10 @@ def open(path: str | Path, **options: Any) -> KnowledgeBase:  # noqa: A001 - mir
     graph = store.load_graph(path)
     active = None if "embedder" in options else load_active(path)
     if active is not None:
-        options["embedder"], graph.vectors = active.embedder, active.tables
+        if active.embedder is not None:
+            options["embedder"], graph.vectors = active.embedder, active.tables
         options.setdefault("reranker", active.reranker)
+        options.setdefault("ranker", active.ranker)
         options.setdefault("reader", active.reader)
     return KnowledgeBase(path, graph, **options)
 

@@ -148,9 +148,20 @@ def tune_report(r) -> str:
     return (f"model version {r.version}: validation Recall@5 {r.recall_before:.3f} -> {r.recall_after:.3f} "
             f"on {r.validation_questions} held-out {'people' + chr(39) + 's ' if r.settings.get('validation_on') == 'human' else ''}"
             f"questions{per_part}; {verdict}\n"
-            f"{_reader_line(r.settings)}{_closed_book_line(r.settings)}"
+            f"{_ranker_line(r.settings)}{_reader_line(r.settings)}{_closed_book_line(r.settings)}"
             f"trained on {r.train_questions} questions ({', '.join(f'{k} {v}' for k, v in r.sources.items())}) "
             f"in {r.seconds:.0f} s ({r.cpu_seconds:.0f} CPU s)")
+
+
+def _ranker_line(settings: dict) -> str:
+    v = settings.get("ranker_validation")
+    if not v:
+        return ""
+    if "reason" in v:
+        return f"ranker: not trained: {v['reason']} (has {v['questions']})\n"
+    kept = "kept" if v["kept"] else "not kept: it did not beat hybrid"
+    return (f"ranker: cross-validated Recall@{v['k']} {v['hybrid']:.3f} -> {v['ranker']:.3f} on {v['questions']} "
+            f"people's questions ({v['folds']} folds); {kept}\n")
 
 
 def _reader_line(settings: dict) -> str:

@@ -40,6 +40,7 @@ from kg.vectors import VectorIndex, VectorSearch, aligned, build_vectors, passag
 from .exclude import Hidden, hide_documents
 from .fusion import dedup_near_duplicates, diversify, standardize, top_scale
 from .index import BM25Index, top_k
+from .learned_rank import FEATURES, TOP, LinearRanker, word_overlap
 from .link import MentionFinder, NameTable, link_entities
 from .question import analyse_question
 from .rerank import Reranker, rerank
@@ -50,9 +51,11 @@ class Retriever:
 
     def __init__(self, graph: KnowledgeGraph, embedder: Embedder, finder: MentionFinder | None = None,
                  config: RetrieveConfig = RetrieveConfig(), reranker: Reranker | None = None,
-                 index_dir: Path | None = None, indexes: Mapping[str, VectorSearch] | None = None):
+                 index_dir: Path | None = None, indexes: Mapping[str, VectorSearch] | None = None,
+                 ranker: LinearRanker | None = None):
         self.graph, self.embedder, self.finder, self.config = graph, embedder, finder, config
         self.reranker = reranker  # rescoring hybrid's best passages (reason/rerank.py), when one is trained
+        self.ranker = ranker  # reordering them by hybrid's signals as kg tune weighed them (reason/learned_rank.py)
         self.weights = config.hybrid
         self.passage_ids = tuple(graph.passages)
         # indexes: the passage / entity / fact tables searched elsewhere (a published graph's PostgreSQL);
@@ -65,7 +68,9 @@ class Retriever:
         self.frozen = freeze_graph(graph)
         self.names = NameTable.from_graph(graph)
         self.mentions = _mention_matrix(graph, self.frozen)  # passages x entities
-        self.links = _link_matrix(graph, self.frozen, self.mentions)  # passage -> passage about a mentioned entity
+        about = _title_matrix(graph, self.frozen)  # entity -> the passages of the document about it
+        self.about = about.T.tocsr()  # passage -> the entities its document is about
+        self.links = _link_matrix(about, self.mentions)  # passage -> passage about a mentioned entity
         self.links_in = self.links.T.tocsr()
         self._texts = [graph.passages[p].text for p in self.passage_ids]  # duplicates: same text, any title
         self._titles = [_title_key(graph, p) for p in self.passage_ids]
@@ -105,6 +110,8 @@ class Retriever:
         settings = config.to_dict() | ({"exclude": sorted(hidden.documents)} if hidden else {})
         if self.reranker is not None and mode == "hybrid":
             settings["reranker"] = self.reranker.name
+        if self.ranker is not None and mode == "hybrid":
+            settings["ranker"] = self.ranker.name
         return Retrieval(question, mode, evidence, chain, tuple(linked), entities, timings, settings)
 
     def retrieve_many(self, questions: Sequence[str], k: int | None = None, mode: str | None = None,
@@ -196,10 +203,12 @@ class Retriever:
         floor = float(np.median(sample)) if len(sample) else 0.0
         ppr = np.zeros(len(rows))
         ppr[np.searchsorted(rows, reached)] = reached_mass
-        scores = first + self.weights.bridge * self._bridge(rows, first, floor) + self.weights.ppr * _log_standardize(
-            ppr, reached_mass, len(self.passage_ids))
+        bridge = self._bridge(rows, first, floor)
+        ppr = _log_standardize(ppr, reached_mass, len(self.passage_ids))
+        scores = first + self.weights.bridge * bridge + self.weights.ppr * ppr
         timings["bridge"] = time.perf_counter() - t
-        return Ranked(rows, scores), linked, entities
+        parts = _Parts(first, bridge, ppr, hop, tuple(linked), question)
+        return Ranked(rows, scores, parts), linked, entities
 
     def _single(self, question: str, mode: str, timings: dict[str, float], vectors: np.ndarray | None = None) -> "Ranked":
         t = time.perf_counter()
@@ -265,13 +274,14 @@ class Retriever:
         if not len(ranked.rows):
             return ()
         reranking = self.reranker is not None and mode == "hybrid"
-        pool = max(k * 3 + 5, self.config.rerank_candidates) if reranking else k * 3 + 5
-        best = [at for at in top_k(ranked.values, pool) if np.isfinite(ranked.values[at])]  # -inf: excluded
-        scores = {int(ranked.rows[at]): float(ranked.values[at]) for at in best}
-        rows = list(scores)
-        kept = dedup_near_duplicates(range(len(rows)), self.passage_index.rows(np.array(rows, dtype=np.int64)),
-                                     [self._texts[r] for r in rows], self.weights.dedup)
-        order = [rows[at] for at in kept]
+        learned = self.ranker is not None and ranked.parts is not None
+        pool = max(k * 3 + 5, self.config.rerank_candidates) if reranking or learned else k * 3 + 5
+        order, scores = self._pool(ranked, pool)
+        if learned:
+            top = order[:self.config.rerank_candidates]
+            new = on_scale(np.array([scores[r] for r in top]), self.ranker.score(self._features(ranked, top)))
+            scores.update(zip(top, map(float, new)))
+            order = sorted(top, key=lambda r: -scores[r]) + order[len(top):]
         if reranking:
             n = self.config.rerank_candidates
             top = order[:n]
@@ -289,6 +299,64 @@ class Retriever:
             doc = self.graph.documents.get(p.doc_id)
             out.append(Evidence(p.id, p.doc_id, doc.title if doc else "", p.text, round(scores[row], 6), mode, rank))
         return tuple(out)
+
+    def _pool(self, ranked: "Ranked", size: int) -> tuple[list[int], dict[int, float]]:
+        """The ``size`` best rows of ``ranked`` (excluded ones never), near-duplicates dropped, best
+        first, with their scores."""
+        best = [at for at in top_k(ranked.values, size) if np.isfinite(ranked.values[at])]  # -inf: excluded
+        scores = {int(ranked.rows[at]): float(ranked.values[at]) for at in best}
+        rows = list(scores)
+        kept = dedup_near_duplicates(range(len(rows)), self.passage_index.rows(np.array(rows, dtype=np.int64)),
+                                     [self._texts[r] for r in rows], self.weights.dedup)
+        return [rows[at] for at in kept], scores
+
+    def candidates(self, question: str, vectors: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
+        """Hybrid's best passages for ``question`` (``retrieve.rerank_candidates`` of them, in hybrid's
+        order, near-duplicates dropped) and their ``learned_rank.FEATURES`` rows: what a learned ranker
+        reorders, and what ``kg tune`` trains it on. ``vectors``: as in ``retrieve``."""
+        ranked, _, _ = self._score(question, "hybrid", {}, None, vectors)
+        order, _ = self._pool(ranked, max(self.config.k * 3 + 5, self.config.rerank_candidates))
+        top = order[:self.config.rerank_candidates]
+        return [self.passage_ids[r] for r in top], self._features(ranked, top)
+
+    def _features(self, ranked: "Ranked", top: list[int]) -> np.ndarray:
+        """The ``FEATURES`` rows of passage rows ``top`` (hybrid's best, best first) of a hybrid ranking."""
+        parts, rows = ranked.parts, np.asarray(top, dtype=np.int64)
+        out = np.zeros((len(rows), len(FEATURES)))
+        if not len(rows) or parts is None:
+            return out
+        at = np.searchsorted(ranked.rows, rows)
+        column = {name: i for i, name in enumerate(FEATURES)}
+        hop = parts.hop
+        question_words = set(name_key(parts.question).split())
+        question_key = f" {name_key(parts.question)} "
+        cos = hop.cosines[:, rows].T if hop.cosines is not None else self.passage_index.rows(rows) @ hop.qv.T
+        question_score, sub = hop.parts_at(rows, cos)
+        linked = {self.frozen.node_of[x.entity_id]: x.score for x in parts.linked}
+        best = rows[:TOP]
+        out[:, column["hybrid"]] = _pool_z(ranked.values[at])
+        out[:, column["first_hop"]] = _pool_z(parts.first[at])
+        out[:, column["bridge"]] = parts.bridge[at]
+        out[:, column["pagerank"]] = parts.ppr[at]
+        out[:, column["dense"]] = cos[:, 0]
+        out[:, column["bm25"]] = question_score
+        out[:, column["subquery"]] = sub
+        out[:, column["reciprocal_rank"]] = 1.0 / np.arange(1, len(rows) + 1)
+        out[:, column["linked_from_top"]] = np.asarray(self.links[best][:, rows].max(axis=0).todense()).ravel()
+        out[:, column["links_to_top"]] = np.asarray(self.links[rows][:, best].max(axis=1).todense()).ravel()
+        for i, r in enumerate(rows):
+            title = self._titles[r] if self._titles[r] != self.passage_ids[r] else ""
+            out[i, column["title_words"]] = word_overlap(title, question_words)
+            out[i, column["title_named"]] = float(bool(title) and f" {title} " in question_key)
+            about = self.about.indices[self.about.indptr[r]:self.about.indptr[r + 1]]
+            out[i, column["about_linked"]] = max((linked.get(int(e), 0.0) for e in about), default=0.0)
+            if linked:
+                mentioned = self.mentions.indices[self.mentions.indptr[r]:self.mentions.indptr[r + 1]]
+                out[i, column["mentions_linked"]] = sum(int(e) in linked for e in mentioned) / len(linked)
+        if len(hop.qv) > 1:  # a comparison question (sub-queries, one per compared item)
+            out[:, column["comparison_title"]] = out[:, column["title_words"]]
+            out[:, column["comparison_hybrid"]] = out[:, column["hybrid"]]
+        return out
 
     def _candidates(self, entities: tuple[np.ndarray, np.ndarray], ranked: "Ranked", linked: list[LinkedEntity],
                     n: int = 10):
@@ -436,9 +504,10 @@ def _title_matrix(graph: KnowledgeGraph, frozen) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_e, n_p))
 
 
-def _link_matrix(graph: KnowledgeGraph, frozen, mentions: sp.csr_matrix) -> sp.csr_matrix:
-    """Passages x passages: ``p -> q`` when ``p`` mentions an entity that ``q``'s document is about."""
-    links = (mentions @ _title_matrix(graph, frozen)).tocsr()
+def _link_matrix(about: sp.csr_matrix, mentions: sp.csr_matrix) -> sp.csr_matrix:
+    """Passages x passages: ``p -> q`` when ``p`` mentions an entity that ``q``'s document is about
+    (``about``: entities x passages, ``_title_matrix``)."""
+    links = (mentions @ about).tocsr()
     links.setdiag(0)
     links.eliminate_zeros()
     links.data[:] = 1.0
@@ -489,12 +558,41 @@ def _log_standardize(mass: np.ndarray, reached: np.ndarray, total: int) -> np.nd
 
 
 @dataclass(frozen=True)
+class _Parts:
+    """What a hybrid ranking was added up from, per row of its ``Ranked`` (first hop, bridge and
+    PageRank parts), and the question's first hop and linked entities: a learned ranker's inputs."""
+
+    first: np.ndarray
+    bridge: np.ndarray
+    ppr: np.ndarray
+    hop: "FirstHop"
+    linked: tuple[LinkedEntity, ...]
+    question: str
+
+
+def _pool_z(values: np.ndarray) -> np.ndarray:
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 0 else np.zeros(len(values))
+
+
+def on_scale(base: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """``new`` scores standardised and put on ``base``'s scale (its mean and spread), so later stages
+    that add penalties in hybrid's units (the same-title penalty) still mean the same.
+
+    >>> on_scale(np.array([1.0, 3.0]), np.array([10.0, 0.0])).tolist()
+    [3.0, 1.0]
+    """
+    return base.mean() + (base.std() or 1.0) * _pool_z(np.asarray(new, dtype=np.float64))
+
+
+@dataclass(frozen=True)
 class Ranked:
     """Scores of some passages (``rows``, ascending, and ``values``); every other passage is out of
     the running."""
 
     rows: np.ndarray
     values: np.ndarray
+    parts: "_Parts | None" = None  # hybrid's: its signals per row, for a learned ranker
 
     @classmethod
     def of(cls, rows: np.ndarray, values: np.ndarray) -> "Ranked":
@@ -505,7 +603,7 @@ class Ranked:
         """The same, with hidden passages at -inf (never ranked)."""
         if hidden is None or not len(self.rows):
             return self
-        return Ranked(self.rows, np.where(hidden.passages[self.rows], -np.inf, self.values))
+        return Ranked(self.rows, np.where(hidden.passages[self.rows], -np.inf, self.values), self.parts)
 
 
 class FirstHop:
@@ -546,12 +644,24 @@ class FirstHop:
             cos = self.cosines[:, rows].T
         else:
             cos = (r.passage_index.rows(rows) if vectors is None else vectors) @ self.qv.T
-        dense = [standardize(cos[:, i].astype(np.float64), self.dense_scale[i]) for i in range(len(self.qv))]
         if mode == "hybrid":
-            both = [d + r.weights.bm25 * standardize(kw[rows].astype(np.float64), scale)
-                    for d, kw, scale in zip(dense, self.keyword, self.keyword_scale)]
+            both = self._both(rows, cos)
             sub = np.maximum.reduce([np.zeros(len(rows)), *both[1:]])
             scores = both[0] + r.weights.subquery * sub
         else:
-            scores = dense[0]
+            scores = standardize(cos[:, 0].astype(np.float64), self.dense_scale[0])
         return scores if hidden is None else np.where(hidden.passages[rows], -np.inf, scores)
+
+    def parts_at(self, rows: np.ndarray, cos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the question's standardised BM25, the best sub-query's dense + BM25 score, 0 without
+        sub-queries) of passage ``rows`` whose cosines with the queries are ``cos``."""
+        keyword = standardize(self.keyword[0][rows].astype(np.float64), self.keyword_scale[0])
+        both = self._both(rows, cos)
+        return keyword, np.maximum.reduce([np.zeros(len(rows)), *both[1:]])
+
+    def _both(self, rows: np.ndarray, cos: np.ndarray) -> list[np.ndarray]:
+        """Per query: standardised dense + ``bm25`` x standardised BM25 of passage ``rows``."""
+        w = self.retriever.weights.bm25
+        return [standardize(cos[:, i].astype(np.float64), self.dense_scale[i])
+                + w * standardize(kw[rows].astype(np.float64), scale)
+                for i, (kw, scale) in enumerate(zip(self.keyword, self.keyword_scale))]

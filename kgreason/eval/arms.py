@@ -140,8 +140,10 @@ def open_models(graph_dir: Path, settings, *, model: str = "", threads: int | No
     tuned = None
     if number:  # the same loaded graph with the version's vectors and models
         active = versions.load_active(graph_dir)
-        tuned = kgreason.KnowledgeBase(graph_dir, replace(base.graph, vectors=active.tables), embedder=active.embedder,
+        graph = base.graph if active.tables is None else replace(base.graph, vectors=active.tables)
+        tuned = kgreason.KnowledgeBase(graph_dir, graph, embedder=active.embedder or base.embedder,
                                        retrieve_config=settings.retrieve, reranker=active.reranker, reader=active.reader,
+                                       ranker=active.ranker,
                                        generate_config=settings.generate.with_(model="" if reader else model))
     extra = {"threads": threads} if threads else {}
     return ArmModels(base, tuned, ClosedBookReader(model=model, **extra),
@@ -156,7 +158,7 @@ def training_costs(manifest: dict[str, Any]) -> dict[str, Any]:
     sources = manifest.get("sources") or {}
     return {"version": manifest.get("version", 0), "labels": int(sources.get("human", 0)),
             "generated": sum(int(v) for k, v in sources.items() if k != "human"),
-            "cpu_seconds": {"rag+ft": sum(float(parts.get(p, 0.0)) for p in ("embedder", "reranker", "reader")),
+            "cpu_seconds": {"rag+ft": sum(float(parts.get(p, 0.0)) for p in ("embedder", "ranker", "reranker", "reader")),
                             "ft": float(parts.get("closed_book", 0.0))}}
 
 

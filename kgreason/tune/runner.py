@@ -1,11 +1,18 @@
-"""One ``kg tune`` run: training data from the feedback store, a fine-tuned embedder, the graph's
-vectors re-embedded with it into a new model version, a cross-encoder reranker trained behind it
-(kept only if it adds to the tuned embedder on the held-out questions), a LoRA reader (kept only if it
-answers the held-out questions better than the active reader, on the same retrieval), and activation
-only if the version does better than the active one: it retrieves the held-out questions no worse and
-either retrieves or reads them better. With ``closed_book_steps`` it also trains a closed-book reader
-(question -> answer, no sources) for ``kg eval --arms ft``; ``kg ask`` never uses it, so it is kept
-whatever it scores, with its validation figures in the manifest.
+"""One ``kg tune`` run: training data from the feedback store, then four parts, each kept only when it
+measures better on the held-out questions than what came before it:
+
+1. a fine-tuned embedder, with the graph's vectors re-embedded into the new model version (kept if it
+   raises held-out Recall@5; else the version keeps the active one's, or the build's);
+2. a learned ranker (``reason.learned_rank``): hybrid's signals weighed by a linear model fitted on the
+   training questions' candidate pools, seconds of CPU (kept if it adds to the embedder);
+3. a cross-encoder reranker trained behind them (kept if it adds to both);
+4. a LoRA reader (kept if it answers the held-out questions better than the active reader, on the
+   same retrieval);
+
+and activation only if the version does better than the active one: it retrieves the held-out
+questions no worse and either retrieves or reads them better. With ``closed_book_steps`` it also trains
+a closed-book reader (question -> answer, no sources) for ``kg eval --arms ft``; ``kg ask`` never uses
+it, so it is kept whatever it scores, with its validation figures in the manifest.
 
 >>> report = tune(".kg/samples", steps=50)                # doctest: +SKIP
 >>> report.activated, report.recall_before, report.recall_after   # doctest: +SKIP
@@ -35,6 +42,7 @@ from .embedder import base_model_folder, export_onnx, train_embedder
 from .reader import (ADAPTER_FILE, BASE_READER, CLOSED_BOOK_DIR, LORA_DIR, READER_STEPS, READER_VALIDATION,
                      base_reader_folder, closed_book_examples, closed_book_scores, reader_examples, reader_scores,
                      train_reader)
+from .ranker import MIN_PEOPLE, CrossValidation, cross_validate
 from .reranker import RerankGroup, train_reranker
 
 MIN_QUESTIONS = 10  # fewer training questions than this cannot move an embedder, only overfit it
@@ -65,9 +73,11 @@ class TuneReport:
 
 def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: float = 2e-5, seed: int = 0,
          validation: float = 0.2, reranker_steps: int = 200, reader_steps: int = READER_STEPS,
-         reader_validation: int = READER_VALIDATION, closed_book_steps: int = 0, progress: bool = True) -> TuneReport:
-    """Fine-tune the embedder, the reranker and the reader of the graph in ``graph_dir`` on its feedback
-    (see the module docstring); ``reranker_steps=0`` / ``reader_steps=0`` train no reranker / reader.
+         reader_validation: int = READER_VALIDATION, closed_book_steps: int = 0, rank: bool = True,
+         progress: bool = True) -> TuneReport:
+    """Fine-tune the embedder, the learned ranker, the reranker and the reader of the graph in
+    ``graph_dir`` on its feedback (see the module docstring); ``steps=0`` / ``rank=False`` /
+    ``reranker_steps=0`` / ``reader_steps=0`` train no embedder / ranker / reranker / reader.
     The reader is validated on at most ``reader_validation`` held-out questions (each read twice)."""
     import kgreason
 
@@ -85,27 +95,59 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
     parent = versions.active_version(graph_dir)
     staging = versions.staging_dir(graph_dir)
     parts, timings = {}, {}
-    t = _cpu()
-    with stage("tune embedder", steps, "step", progress) as step:
-        st_folder = train_embedder(_start_from(graph_dir, parent), _triplets(kb, train), staging / "embedder",
-                                   steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=step)
-    export_onnx(st_folder, staging / "onnx")
-    candidate = versions.open_embedder(staging)
-    index = kb.build_config.index
-    texts = item_texts(kb.graph, index.entities, index.facts)
-    with stage("re-embed", sum(len(ids) for ids, _ in texts.values()), "text", progress) as step:
-        tables = _reembed(kb, candidate, step)
-    tuned = kgreason.KnowledgeBase(graph_dir, _with_vectors(kb.graph, tables), embedder=candidate, reranker=kb.reranker)
-    parts["embedder"] = _recall(tuned, held_out)
-    timings["embedder"] = round(_cpu() - t, 1)
-    after = parts["embedder"]
+    after, tuned, tables = before, kb, None
+    if steps:
+        t = _cpu()
+        with stage("tune embedder", steps, "step", progress) as step:
+            st_folder = train_embedder(_start_from(graph_dir, parent), _triplets(kb, train), staging / "embedder",
+                                       steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=step)
+        export_onnx(st_folder, staging / "onnx")
+        candidate = versions.open_embedder(staging)
+        index = kb.build_config.index
+        texts = item_texts(kb.graph, index.entities, index.facts)
+        with stage("re-embed", sum(len(ids) for ids, _ in texts.values()), "text", progress) as step:
+            tables = _reembed(kb, candidate, step)
+        trial = kgreason.KnowledgeBase(graph_dir, _with_vectors(kb.graph, tables), embedder=candidate,
+                                       reranker=kb.reranker, ranker=kb.ranker)
+        parts["embedder"] = _recall(trial, held_out)
+        timings["embedder"] = round(_cpu() - t, 1)
+        if parts["embedder"] > after:  # kept only when it retrieves the held-out questions better
+            after, tuned = parts["embedder"], trial
+        else:
+            tables = None
+            for folder in ("embedder", "onnx"):
+                shutil.rmtree(staging / folder)
+    if tables is None and parent and versions.has_embedder(versions.version_dir(graph_dir, parent)):
+        for folder in ("embedder", "onnx"):  # carried over: the version keeps the active one's
+            shutil.copytree(versions.version_dir(graph_dir, parent) / folder, staging / folder)
+        shutil.copy2(versions.version_dir(graph_dir, parent) / "vectors.npz", staging / "vectors.npz")
+    ranker, ranker_figures = kb.ranker, None
+    people = [q for q in questions if q.source == "human"]  # training and held-out: cross-validated
+    if rank and len(people) >= MIN_PEOPLE:
+        t = _cpu()
+        plain = kgreason.KnowledgeBase(graph_dir, tuned.graph, embedder=tuned.embedder)
+        with stage("tune ranker", len(people), "question", progress) as step:
+            cv = cross_validate(plain, people, progress=step)
+        ranker_figures = {**cv.summary(), "kept": cv.ranker is not None and cv.gain > 0}
+        if ranker_figures["kept"]:  # kept when it ranks people's questions better than hybrid, unseen
+            tuned = kgreason.KnowledgeBase(graph_dir, tuned.graph, embedder=tuned.embedder, reranker=kb.reranker,
+                                           ranker=cv.ranker)
+            parts["ranker"] = _gate_recall(tuned, held_out, cv)
+            ranker, after = cv.ranker, parts["ranker"]
+        timings["ranker"] = round(_cpu() - t, 1)
+    elif rank:
+        ranker_figures = {"questions": len(people), "kept": False,
+                          "reason": f"needs at least {MIN_PEOPLE} people's questions"}
+    if ranker is not None:  # new, or carried over
+        ranker.save(staging)
     reranker = kb.reranker
     if reranker_steps:
         t = _cpu()
         with stage("tune reranker", reranker_steps, "step", progress) as step:
             folder = train_reranker(_reranker_start(graph_dir, parent), _groups(tuned, train), staging / "reranker",
                                     steps=reranker_steps, seed=seed, progress=step)
-        tuned = kgreason.KnowledgeBase(graph_dir, tuned.graph, embedder=candidate, reranker=CrossEncoderReranker(folder))
+        tuned = kgreason.KnowledgeBase(graph_dir, tuned.graph, embedder=tuned.embedder,
+                                       reranker=CrossEncoderReranker(folder), ranker=ranker)
         parts["reranker"] = _recall(tuned, held_out)
         timings["reranker"] = round(_cpu() - t, 1)
         if parts["reranker"] > after:  # kept only when it adds to the tuned embedder
@@ -140,7 +182,7 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
         shutil.copytree(versions.version_dir(graph_dir, parent) / CLOSED_BOOK_DIR, staging / CLOSED_BOOK_DIR)
         closed_meta = versions.read_manifest(versions.version_dir(graph_dir, parent)).get("closed_book")
     number = versions.next_number(graph_dir)
-    settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "validation": validation,
+    settings = {"steps": steps, "ranker": rank, "ranker_validation": ranker_figures, "batch_size": batch_size, "lr": lr, "seed": seed, "validation": validation,
                 "max_length": 128, "loss": "multiple negatives ranking, 1 hard negative",
                 "reranker_steps": reranker_steps, "reranker_loss": f"listwise softmax, {RERANK_NEGATIVES} hard negatives",
                 "validation_recall_per_part": {k: round(v, 4) for k, v in parts.items()}, "cpu_seconds_per_part": timings,
@@ -148,12 +190,17 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
                 "closed_book_steps": closed_book_steps,
                 "validation_on": "human" if all(q.source == "human" for q in held_out) else "all",
                 "closed_book_validation": closed_meta["validation"] if closed_book_steps else None}
-    better = after >= before and (after > before or reader_gain > 0)
+    # each part was kept only if it measured better on questions it never trained on (the ranker's test
+    # is cross-validation over all people's questions, larger than the held-out split)
+    ranker_kept = bool(ranker_figures and ranker_figures["kept"])
+    better = (after >= before or ranker_kept) and (after > before or ranker_kept or reader_gain > 0)
     report = TuneReport(number, better, round(before, 4), round(after, 4), len(train), len(held_out),
                         dict(collections.Counter(q.source for q in questions)),
                         round(time.perf_counter() - started, 1), round(_cpu() - cpu, 1), settings)
-    versions.save_vectors(staging, tables)
-    kept = ["embedder"] + [part for part in ("reranker", "reader", CLOSED_BOOK_DIR) if (staging / part).is_dir()]
+    if tables is not None:
+        versions.save_vectors(staging, tables)
+    kept = [part for part in ("embedder", "reranker", "reader", CLOSED_BOOK_DIR) if (staging / part).is_dir()]
+    kept += ["ranker"] if ranker is not None else []
     versions.commit(graph_dir, staging, {"version": number, "parent": parent, "parts": kept,
                                          **({"reader": reader_meta} if reader_meta else {}),
                                          **({"closed_book": closed_meta} if closed_meta else {}),
@@ -172,8 +219,9 @@ def gate_questions(held_out: list[TrainingQuestion]) -> list[TrainingQuestion]:
 
 
 def _start_from(graph_dir, parent: int) -> Path:
-    """The continuous loop: a run starts from the active version's embedder."""
-    return versions.version_dir(graph_dir, parent) / "embedder" if parent else base_model_folder()
+    """The continuous loop: a run starts from the active version's embedder (when it has one)."""
+    folder = versions.version_dir(graph_dir, parent) / "embedder" if parent else None
+    return folder if folder is not None and folder.is_dir() else base_model_folder()
 
 
 def _reranker_start(graph_dir, parent: int) -> Path:
@@ -286,6 +334,16 @@ def _recall(kb, questions: list[TrainingQuestion]) -> float:
     scores = [passage_recall([e.passage_id for e in r.evidence], q.positives, VALIDATION_K)
               for q, r in zip(questions, _ranked(kb, questions, lambda q: VALIDATION_K))]
     return float(np.mean(scores)) if scores else 0.0
+
+
+def _gate_recall(kb, questions: list[TrainingQuestion], cv: CrossValidation) -> float:
+    """Held-out Recall@5 with the learned ranker: people's questions as cross-validation scored them (by
+    a ranker fitted without them), the others (generated: never trained on) by ``kb``'s ranker."""
+    others = [q for q in questions if q.question not in cv.with_ranker]
+    scores = dict(zip((q.question for q in others),
+                      (passage_recall([e.passage_id for e in r.evidence], q.positives, VALIDATION_K)
+                       for q, r in zip(others, _ranked(kb, others, lambda q: VALIDATION_K)))))
+    return float(np.mean([cv.with_ranker.get(q.question, scores.get(q.question, 0.0)) for q in questions])) if questions else 0.0
 
 
 def _reembed(kb, embedder, step) -> dict[str, VectorTable]:

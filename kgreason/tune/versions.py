@@ -143,14 +143,16 @@ class TunedReader:
 
 @dataclass(frozen=True)
 class ActiveModels:
-    """The models of the active version (its ``number``): its embedder, the graph's vectors as that
-    embedder made them, its reranker and its reader (None when the version trained none)."""
+    """The models of the active version (its ``number``): its embedder and the graph's vectors as that
+    embedder made them (both None when no version up its line kept a tuned embedder: the build's own
+    are used), its reranker, learned ranker and reader (None when the version has none)."""
 
     number: int
     embedder: Any
-    tables: dict[str, Any]
+    tables: dict[str, Any] | None
     reranker: Any = None
     reader: TunedReader | None = None
+    ranker: Any = None
 
 
 def load_active(graph_dir: str | Path) -> ActiveModels | None:
@@ -165,12 +167,27 @@ def load_active(graph_dir: str | Path) -> ActiveModels | None:
     from kg.graph import VectorTable
 
     folder = version_dir(graph_dir, number)
-    embedder = open_embedder(folder)
-    with np.load(folder / "vectors.npz", allow_pickle=False) as data:
-        names = {key.split(".")[0] for key in data.files}
-        tables = {n: VectorTable(tuple(str(i) for i in data[f"{n}.ids"].tolist()), data[f"{n}.vectors"], embedder.name)
-                  for n in names}
-    return ActiveModels(number, embedder, tables, open_reranker(folder), open_reader(folder))
+    embedder = tables = None
+    if has_embedder(folder):
+        embedder = open_embedder(folder)
+        with np.load(folder / "vectors.npz", allow_pickle=False) as data:
+            names = {key.split(".")[0] for key in data.files}
+            tables = {n: VectorTable(tuple(str(i) for i in data[f"{n}.ids"].tolist()), data[f"{n}.vectors"], embedder.name)
+                      for n in names}
+    return ActiveModels(number, embedder, tables, open_reranker(folder), open_reader(folder), open_ranker(folder))
+
+
+def has_embedder(folder: Path) -> bool:
+    """Whether a version folder holds a tuned embedder (a version whose embedder did not measure better
+    keeps the build's, and holds none)."""
+    return (folder / "onnx" / "model.onnx").is_file()
+
+
+def open_ranker(folder: Path):
+    """The learned ranker of a version folder (``ranker.json``), or None when it has none."""
+    from reason.learned_rank import RANKER_FILE, LinearRanker
+
+    return LinearRanker.load(folder) if (folder / RANKER_FILE).is_file() else None
 
 
 def open_reader(folder: Path) -> TunedReader | None:

@@ -135,11 +135,14 @@ def test_kg_tune_end_to_end_on_samples(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["version"] == 1 and report["train_questions"] >= 10 and 0 <= report["recall_after"] <= 1
     assert set(report["settings"]["validation_recall_per_part"]) == {"embedder", "reranker"}
+    assert report["settings"]["ranker_validation"]["kept"] is False  # 8 people's questions: too few for a ranker
     assert main(["tune", str(g), "--activate", "1"]) == 0
     import kgreason
 
     kb = kgreason.open(g)
-    assert "models/1/onnx/model.onnx" in kb.embedder.name and kb.retrieve("Where is Van Hook Township?").evidence
+    kept = "embedder" in versions.read_manifest(versions.version_dir(g, 1))["parts"]
+    assert ("models/1/onnx/model.onnx" in kb.embedder.name) == kept  # kept only if it retrieved better
+    assert kb.retrieve("Where is Van Hook Township?").evidence
     assert main(["tune", str(g), "--rollback"]) == 0 and "models/1" not in kgreason.open(g).embedder.name
     assert main(["tune", str(g), "--list"]) == 0 and "  1  " in capsys.readouterr().out
 
@@ -249,3 +252,94 @@ def test_the_gate_judges_on_people_s_questions_when_there_are_enough():
     assert gate_questions(generated + people) == people
     assert gate_questions(generated + people[:-1]) == generated + people[:-1]  # too few people: all of them
     assert gate_questions(generated) == generated
+
+
+# ---- the learned ranker ---------------------------------------------------------------------------
+
+NOTES = 6  # notes per person that repeat the question's words
+
+
+def _people_graph(tmp_path, hashing_config, regex_extractor, people: int):
+    """A graph of ``people`` short biographies, each titled with the person's name, and ``NOTES`` notes
+    each that repeat the question's words but answer nothing (keyword and dense search prefer them; a page
+    titled with the name the question writes is the signal to learn), with one question per person as
+    people's feedback marking the biography relevant."""
+    import kgreason
+    from kg.model import Feedback
+    from kgreason.labels import add_generated_questions
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    names = [f"Person {chr(65 + i // 26)}{chr(97 + i % 26)}" for i in range(people)]
+    for i, name in enumerate(names):
+        (folder / f"p{i}.md").write_text(f"# {name}\n\nHome is Town {chr(97 + i % 26)}.\n", encoding="utf-8")
+        for n in range(NOTES):
+            (folder / f"t{i}-{n}.txt").write_text(f"Where does {name} live? Where does anyone live? Note {n}: nobody "
+                                                  f"asked where {name} does live.\n", encoding="utf-8")
+    g = tmp_path / "g"
+    kgreason.build([folder], g, hashing_config, progress=False, extractor=regex_extractor)
+    kb = kgreason.open(g)
+    by_source = {Path(d.source).name: d.id for d in kb.graph.documents.values()}
+    records = [Feedback(f"Where does {name} live?", f"Town {chr(97 + i % 26)}", "good", "human",
+                        relevant=tuple(p.id for p in kb.graph.passages.values() if p.doc_id == by_source[f"p{i}.md"]),
+                        graph_version="v", created="v") for i, name in enumerate(names)]
+    kb.feedback_store.add(records)
+    add_generated_questions(kb)
+    return g
+
+
+def test_kg_tune_s_ranker_is_cross_validated_on_people_s_questions_and_kept_only_if_better(
+        tmp_path, hashing_config, regex_extractor):
+    from kgreason.render import tune_report
+    from kgreason.tune.ranker import FOLDS
+    from kgreason.tune.runner import tune
+
+    g = _people_graph(tmp_path, hashing_config, regex_extractor, 24)
+    report = tune(g, steps=0, reranker_steps=0, reader_steps=0, progress=False)
+    v = report.settings["ranker_validation"]
+    assert v["questions"] == 24 and v["folds"] == FOLDS
+    assert v["hybrid"] < 0.2 and v["ranker"] > 0.7 and v["kept"]  # the notes win hybrid; the titles win the ranker
+    folder = versions.version_dir(g, report.version)
+    manifest = versions.read_manifest(folder)
+    assert ("ranker" in manifest["parts"]) == (folder / "ranker.json").is_file() == v["kept"] == report.activated
+    assert "embedder" not in manifest["parts"] and not versions.has_embedder(folder)  # steps=0: no embedder part
+    assert f"on 24 people's questions ({FOLDS} folds)" in tune_report(report)
+    import kgreason
+
+    kb = kgreason.open(g)  # the build's embedder and vectors stay; the ranker is used
+    assert kb.ranker is not None and kb.embedder.name.startswith("hashing")
+    got = kb.retrieve("Where does Person Ab live?")
+    assert got.settings["ranker"] == "learned:1" and got.evidence[0].title == "Person Ab"
+    assert kgreason.open(g, ranker=None).retrieve("Where does Person Ab live?").evidence[0].title != "Person Ab"
+
+
+def test_kg_tune_trains_no_ranker_from_too_few_people_s_questions(tmp_path, hashing_config, regex_extractor):
+    from kgreason.render import tune_report
+    from kgreason.tune.ranker import MIN_PEOPLE
+    from kgreason.tune.runner import tune
+
+    g = _people_graph(tmp_path, hashing_config, regex_extractor, MIN_PEOPLE - 5)
+    report = tune(g, steps=0, reranker_steps=0, reader_steps=0, progress=False)
+    assert report.settings["ranker_validation"] == {"questions": MIN_PEOPLE - 5, "kept": False,
+                                                    "reason": f"needs at least {MIN_PEOPLE} people's questions"}
+    assert not report.activated and not (versions.version_dir(g, report.version) / "ranker.json").exists()
+    assert f"ranker: not trained: needs at least {MIN_PEOPLE} people's questions (has {MIN_PEOPLE - 5})" in tune_report(report)
+
+
+def test_a_version_without_an_embedder_opens_with_the_build_s(tmp_path, hashing_config, regex_extractor, tiny_corpus):
+    import kgreason
+    from reason.learned_rank import FEATURES, LinearRanker
+
+    g = tmp_path / "g"
+    kgreason.build([tiny_corpus], g, hashing_config, progress=False, extractor=regex_extractor)
+    staging = versions.staging_dir(g)
+    n = len(FEATURES)
+    LinearRanker(FEATURES, np.zeros(n), np.ones(n), np.eye(n)[0]).save(staging)
+    versions.commit(g, staging, {"version": 1, "parent": 0, "parts": ["ranker"]})
+    versions.activate(g, 1)
+    active = versions.load_active(g)
+    assert active.embedder is None and active.tables is None and active.ranker.name == "learned:1"
+    kb = kgreason.open(g)
+    assert kb.embedder.name.startswith("hashing") and kb.ranker is not None
+    kgreason.build([tiny_corpus], g, hashing_config, progress=False, extractor=regex_extractor)  # nothing to refresh
+    assert not (g / "models" / "1" / "vectors.npz").exists()

@@ -1,0 +1,159 @@
+"""A learned ranker: hybrid's own signals, and what links a passage to the question's names, weighed
+by a linear model trained on a graph's feedback (``kg tune``).
+
+Hybrid adds its signals with fixed weights (``retrieve.hybrid``), chosen once on one bench set. A team's
+documents and questions reward them differently: on one corpus the page whose title the question names
+matters most, on another the second hop a well-scored passage links to. ``kg tune`` learns, from the
+questions people (and the graph's generated questions) marked with the passages that answer them, how
+much each signal is worth *here*, and hybrid then orders its best candidates by that score. The features
+describe a candidate relative to the question and to the other candidates, never its words, so a few
+hundred questions are enough to fit them and the weights carry to questions never seen.
+
+Each candidate of a question's pool (hybrid's best passages, near-duplicates removed) gets the
+``FEATURES`` below; a ``LinearRanker`` scores them as ``weights . standardised features``. Training
+(``fit``) minimises a listwise softmax loss over each question's pool (the passages that answer it
+against the rest), with an L2 pull toward the hybrid order it starts from, so a few questions move it
+a little and many move it more.
+
+>>> import numpy as np
+>>> ranker = LinearRanker(("a", "b"), np.zeros(2), np.ones(2), np.array([0.0, 1.0]))
+>>> ranker.score(np.array([[5.0, 1.0], [0.0, 2.0]])).tolist()
+[1.0, 2.0]
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from kg.errors import StoreError
+
+# The candidate features, in the order of a feature row (see ``Retriever.candidate_features``).
+FEATURES = (
+    "hybrid",          # hybrid's score, standardised over the pool
+    "first_hop",       # the first-hop part (dense + BM25 of the question and its sub-queries), standardised over the pool
+    "bridge",          # the bridge part: best first-hop gain of a passage it links with
+    "pagerank",        # the PageRank part (log mass, standardised over the graph's best passages)
+    "dense",           # cosine of the question and the passage
+    "bm25",            # BM25 of the question, standardised over its best passages
+    "subquery",        # best sub-query score (comparison questions; 0 otherwise)
+    "reciprocal_rank",  # 1 / hybrid rank in the pool
+    "title_words",     # share of the passage title's words that the question contains
+    "title_named",     # the passage's title is written in the question
+    "about_linked",    # the passage is about an entity the question names (best link score)
+    "mentions_linked",  # share of the question's linked entities the passage mentions
+    "linked_from_top",  # one of hybrid's 3 best passages links to this one (the second hop)
+    "links_to_top",    # this passage links to one of hybrid's 3 best
+    "comparison_title",  # title_words on a comparison question (0 on others)
+    "comparison_hybrid",  # hybrid on a comparison question (0 on others)
+)
+FORMAT_NAME = "kgreason-learned-ranker"
+FORMAT_VERSION = 1
+RANKER_FILE = "ranker.json"
+TOP = 3  # "hybrid's best passages" for the link features
+
+
+@dataclass(frozen=True)
+class LinearRanker:
+    """Scores feature rows: ``weights . (features - mean) / scale``. ``features`` names the columns;
+    a saved ranker whose names differ from ``FEATURES`` is refused on loading."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    name: str = "learned"
+
+    def score(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.float64)
+        return ((rows - self.mean) / self.scale) @ self.weights if len(rows) else np.zeros(0)
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "features": list(self.features),
+                "mean": self.mean.tolist(), "scale": self.scale.tolist(), "weights": self.weights.tolist()}
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``ranker.json`` into ``folder`` (atomically: a temporary file renamed)."""
+        path = Path(folder) / RANKER_FILE
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "LinearRanker":
+        path = Path(folder) / RANKER_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise StoreError(f"{path}: unreadable learned ranker ({exc})") from None
+        if data.get("format") != FORMAT_NAME or data.get("format_version") != FORMAT_VERSION:
+            raise StoreError(f"{path}: format {data.get('format')!r} version {data.get('format_version')!r}, "
+                             f"expected {FORMAT_NAME!r} version {FORMAT_VERSION}")
+        if tuple(data.get("features", ())) != FEATURES:
+            raise StoreError(f"{path}: trained on features {data.get('features')}, but this kgreason computes "
+                             f"{list(FEATURES)}; run kg tune again")
+        arrays = [np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "weights")]
+        if any(a.shape != (len(FEATURES),) for a in arrays):
+            raise StoreError(f"{path}: expected {len(FEATURES)} values in mean, scale and weights")
+        return cls(FEATURES, *arrays, name=f"learned:{Path(folder).name}")
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One training question's candidates: their feature rows and which of them answer it."""
+
+    features: np.ndarray  # candidates x FEATURES
+    relevant: np.ndarray  # bool per candidate
+
+
+def fit(pools: Sequence[Pool], l2: float = 1.0, start: LinearRanker | None = None) -> LinearRanker:
+    """Weights minimising the mean listwise softmax loss over ``pools`` (the relevant candidates share
+    the target) plus ``l2`` times the squared distance from the starting weights: ``start``'s (the
+    continuous loop) or hybrid's own order (weight 1 on the standardised hybrid score). Pools with no
+    relevant candidate, or nothing but relevant ones, teach nothing and are skipped. Deterministic."""
+    from scipy.optimize import minimize
+
+    used = [p for p in pools if p.relevant.any() and not p.relevant.all()]
+    if not used:
+        raise ValueError("fit: no question has both a relevant and an irrelevant candidate")
+    stacked = np.vstack([p.features for p in used])
+    if start is not None:
+        mean, scale, prior = start.mean, start.scale, start.weights
+    else:
+        mean, scale = stacked.mean(axis=0), stacked.std(axis=0)
+        scale = np.where(scale > 1e-9, scale, 1.0)
+        prior = np.zeros(len(FEATURES))
+        prior[FEATURES.index("hybrid")] = scale[FEATURES.index("hybrid")]  # the hybrid order, in standardised units
+    xs = [(p.features - mean) / scale for p in used]
+    targets = [p.relevant / p.relevant.sum() for p in used]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = 0.0, np.zeros_like(w)
+        for x, t in zip(xs, targets):
+            s = x @ w
+            s = s - s.max()
+            p = np.exp(s)
+            p /= p.sum()
+            total -= float(t @ np.log(p + 1e-300))
+            grad += x.T @ (p - t)
+        n = len(xs)
+        d = w - prior
+        return total / n + l2 * float(d @ d) / n, grad / n + 2 * l2 * d / n
+
+    result = minimize(loss, prior.copy(), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return LinearRanker(FEATURES, mean, scale, result.x)
+
+
+def word_overlap(title: str, question_words: set[str]) -> float:
+    """Share of ``title``'s words (a name key) found among ``question_words``.
+
+    >>> word_overlap("ada lovelace", {"who", "was", "ada", "lovelace"}), word_overlap("x y", set())
+    (1.0, 0.0)
+    """
+    words = title.split()
+    return sum(w in question_words for w in words) / len(words) if words else 0.0
