@@ -2,11 +2,16 @@
 
 For each set, the questions are split in two folds by position; the labels of one fold (answers and
 supporting documents) become human feedback, questions generated from the graph are added as AI
-feedback, ``kg tune`` trains the embedder, and the other fold is evaluated with hybrid retrieval
-before and after (the trained version is measured whether or not its own validation gate activated it).
-Then the folds swap, unless ``--folds 1``. Each run works on a copy of the cached graph.
+feedback, ``kg tune`` trains its parts, and the other fold is evaluated before and after with what the
+tune left active: its validation gate decides, as it does for a user (``--force`` measures the trained
+version even when the gate kept it inactive). Then the folds swap, unless ``--folds 1``. Each run works on
+a copy of the cached graph.
 
-    python benchmarks/tune_folds.py --sets musique_combined300 --folds 1 --steps 200 --generate 2000
+``--curve 0 25 50 100 all`` also tunes with only the first N labels of the first fold (0: generated
+questions alone, the no-label run) and evaluates the same other fold each time: a learning curve,
+drawn to ``--chart``.
+
+    python benchmarks/tune_folds.py --steps 0 --reranker-steps 0 --reader-steps 0 --curve 0 25 50 100 all
 """
 from __future__ import annotations
 
@@ -46,20 +51,22 @@ def run_fold(graph: Path, labelled: list[dict], evaluated: list[dict], args) -> 
         labels = Path(tmp) / "labels.jsonl"
         labels.write_text("".join(json.dumps(q) + "\n" for q in labelled), encoding="utf-8")
         kb = kgreason.open(g)
-        import_labels(kb, labels)
+        if labelled:
+            import_labels(kb, labels)
         add_generated_questions(kb, args.generate)
         before = {k: recall(kb, evaluated, k) for k in (2, 5)}
         dense_before = {k: recall(kb, evaluated, k, "dense") for k in (2, 5)}
         started = time.perf_counter()
-        report = tune(g, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+        report = tune(g, steps=args.steps, batch_size=args.batch_size, seed=args.seed, rank=not args.no_ranker,
                       reranker_steps=args.reranker_steps, reader_steps=args.reader_steps, progress=True)
-        versions.activate(g, report.version)  # measure the trained version even if its gate kept it inactive
+        if args.force:
+            versions.activate(g, report.version)  # measure the trained version even if its gate kept it inactive
         tuned = kgreason.open(g)
         after = {k: recall(tuned, evaluated, k) for k in (2, 5)}
-        no_reranker = kgreason.open(g, reranker=None)
+        no_reranker = kgreason.open(g, reranker=None, ranker=None)
         manifest = versions.read_manifest(versions.version_dir(g, report.version))
         readers = reader_scores(tuned, g / "models" / str(report.version), manifest, evaluated, args) if args.reader_steps else {}
-        return {"before": before, "after": after, "gate_activated": report.activated, "readers": readers,
+        return {"labels": len(labelled), "before": before, "after": after, "gate_activated": report.activated, "readers": readers,
                 "reader_manifest": manifest.get("reader"), "reader_validation": report.settings.get("reader_validation"),
                 "parts": versions.read_manifest(versions.version_dir(g, report.version))["parts"],
                 "dense": {"before": dense_before, "after": {k: recall(no_reranker, evaluated, k, "dense") for k in (2, 5)}},
@@ -94,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH)
     ap.add_argument("--sets", nargs="+", default=["musique_combined300", "2wiki_combined164"])
     ap.add_argument("--graph-dir", type=Path, default=Path("/tmp/kg-bench"), help="graphs built by retrieval.py")
-    ap.add_argument("--folds", type=int, choices=(1, 2), default=2)
+    ap.add_argument("--folds", type=int, choices=(0, 1, 2), default=2, help="folds run both ways (0: only --curve)")
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--reranker-steps", type=int, default=200)
     ap.add_argument("--reader-steps", type=int, default=120, help="LoRA reader steps (0: no reader)")
@@ -103,14 +110,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--generate", type=int, default=2000, help="generated questions added as AI feedback")
+    ap.add_argument("--no-ranker", action="store_true", help="train no learned ranker")
+    ap.add_argument("--force", action="store_true", help="measure the trained version even when its gate kept it inactive")
+    ap.add_argument("--curve", nargs="*", default=[], metavar="N",
+                    help="label counts of the learning curve on the first fold (0: no labels; 'all': the whole fold)")
+    ap.add_argument("--chart", type=Path, default=REPO / "docs" / "tune_curve.png", help="the learning curve's chart")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
-    out = {}
+    out, curves = {}, {}
     for name in args.sets:
         questions = [json.loads(x) for x in (args.bench_dir / name / "questions.jsonl").read_text(encoding="utf-8").splitlines() if x]
         half = len(questions) // 2
-        folds = [(questions[:half], questions[half:]), (questions[half:], questions[:half])][: args.folds]
-        out[name] = [run_fold(args.graph_dir / name, a, b, args) for a, b in folds]
+        folds = [(questions[:half], questions[half:]), (questions[half:], questions[:half])]
+        out[name] = [run_fold(args.graph_dir / name, a, b, args) for a, b in folds[: args.folds]]
+        labelled, evaluated = folds[0]
+        curves[name] = []
+        counts = [len(labelled) if n == "all" else min(int(n), len(labelled)) for n in args.curve]
+        for count in dict.fromkeys(counts):  # each count once ("100" and "all" may be the same)
+            whole = count == len(labelled) and out[name]
+            r = out[name][0] if whole else run_fold(args.graph_dir / name, labelled[:count], evaluated, args)
+            curves[name].append(r)
+            print(f"{name} curve: {count} labels: hybrid R@2 {r['before'][2]:.3f} -> {r['after'][2]:.3f}, R@5 "
+                  f"{r['before'][5]:.3f} -> {r['after'][5]:.3f}; dense R@5 {r['dense']['before'][5]:.3f} -> "
+                  f"{r['dense']['after'][5]:.3f}; parts {'+'.join(r['parts']) or 'none'}; gate "
+                  f"{'activated' if r['gate_activated'] else 'kept inactive'}", flush=True)
         for i, r in enumerate(out[name], 1):
             d = r["dense"]
             print(f"{name} fold {i}: dense R@5 {d['before'][5]:.3f} -> {d['after'][5]:.3f}; hybrid R@2 {r['before'][2]:.3f} -> "
@@ -125,8 +148,34 @@ def main(argv: list[str] | None = None) -> int:
                       f"ablated abstained {m.get('ablated_abstained', float('nan')):.2f}; gold retrieved answered "
                       f"{m.get('gold_retrieved_answered', float('nan')):.2f}; median {m['median_answer_ms'] / 1000:.1f} s", flush=True)
     if args.json:
-        args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
+        args.json.write_text(json.dumps({"folds": out, "curves": curves}, indent=2), encoding="utf-8")
+    if any(curves.values()):
+        chart(curves, args.chart)
     return 0
+
+
+def chart(curves: dict[str, list[dict]], path: Path) -> None:
+    """Hybrid Recall@5 of the evaluated fold against the number of labelled questions, per set, with
+    the untuned figure as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, rows in curves.items():
+        if not rows:
+            continue
+        line, = ax.plot([r["labels"] for r in rows], [r["after"][5] for r in rows], marker="o", label=f"{name}: tuned")
+        ax.axhline(rows[0]["before"][5], linestyle="--", color=line.get_color(), label=f"{name}: untuned")
+    ax.set_xlabel("labelled questions (plus generated questions)")
+    ax.set_ylabel("hybrid Recall@5, other fold")
+    ax.set_title("kg tune: quality against labels")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

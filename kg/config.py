@@ -265,8 +265,9 @@ class RetrieveConfig(_Section):
     # hybrid 13.1 -> 10.9 ms and 18.8 -> 16.4 ms (1e-5 lost .015 on MuSiQue)
     pagerank: str = "push"
     pagerank_epsilon: float = 3e-6
-    # with a reranker (a kg tune version that trained one): how many of hybrid's best passages it
-    # rescores, and the weight of its standardised score beside hybrid's (reason/rerank.py)
+    # with a learned ranker or a reranker (a kg tune version that trained one): how many of hybrid's
+    # best passages they reorder (reason/learned_rank.py), and the weight of the reranker's standardised
+    # score beside hybrid's (reason/rerank.py)
     rerank_candidates: int = 20
     rerank_weight: float = 1.0
     link: LinkConfig = field(default_factory=LinkConfig)

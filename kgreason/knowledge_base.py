@@ -68,7 +68,7 @@ class KnowledgeBase:
 
     def with_settings(self, retrieve_config: RetrieveConfig | None = None,
                       generate_config: GenerateConfig | None = None) -> "KnowledgeBase":
-        """The same graph and models (the active version's embedder, reranker and reader included) with
+        """The same graph and models (the active version's embedder, ranker, reranker and reader included) with
         other retrieve / generate settings."""
         return KnowledgeBase(self.path, self.graph, embedder=self._embedder, finder=self._finder,
                              retrieve_config=retrieve_config or self.retrieve_config,

@@ -6,7 +6,7 @@ Arms, all scored on the same questions:
 - ``ft``: the same model with a closed-book LoRA adapter from ``kg tune`` (knowledge in the weights);
 - ``rag``: base retrieval + the base reader, one arm per retrieval mode (``rag/hybrid``), plus the
   extractive reader on the same retrieval (``rag/hybrid/extractive``);
-- ``rag+ft``: the tuned embedder / reranker + the tuned reader (``rag+ft/hybrid``).
+- ``rag+ft``: the tuned embedder / learned ranker / reranker (those kept) + the tuned reader (``rag+ft/hybrid``).
 
 Every LLM arm runs the same base model (the one the adapters were trained on, by default the packaged
 Qwen2.5 0.5B), so the arms differ only in retrieval and training. The tuned models are the graph's
