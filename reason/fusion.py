@@ -48,6 +48,27 @@ def standardize(values: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
     return (values - mean) / std if std > 0 else values - mean
 
 
+def pool_standardize(values: np.ndarray) -> np.ndarray:
+    """Z-scores over the values themselves (all 0 when they are all equal).
+
+    >>> pool_standardize(np.array([1.0, 3.0])).tolist(), pool_standardize(np.array([2.0, 2.0])).tolist()
+    ([-1.0, 1.0], [0.0, 0.0])
+    """
+    values = np.asarray(values, dtype=np.float64)
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 0 else np.zeros(len(values))
+
+
+def on_scale(base: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """``new`` scores standardised and put on ``base``'s scale (its mean and spread), so later stages
+    that add penalties in the base scores' units (hybrid's same-title penalty) still mean the same.
+
+    >>> on_scale(np.array([1.0, 3.0]), np.array([10.0, 0.0])).tolist()
+    [3.0, 1.0]
+    """
+    return base.mean() + (base.std() or 1.0) * pool_standardize(new)
+
+
 def dedup_near_duplicates(order: Sequence[int], vectors: np.ndarray, texts: Sequence[str],
                           threshold: float = 0.98) -> list[int]:
     """Drop items (in ranked ``order``) whose text equals, or whose vector has cosine >= threshold

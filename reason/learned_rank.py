@@ -31,8 +31,11 @@ from typing import Sequence
 import numpy as np
 
 from kg.errors import StoreError
+from kg.text import name_key
 
-# The candidate features, in the order of a feature row (see ``Retriever.candidate_features``).
+from .fusion import pool_standardize
+
+# The candidate features, in the order of a feature row (``candidate_features``).
 FEATURES = (
     "hybrid",          # hybrid's score, standardised over the pool
     "first_hop",       # the first-hop part (dense + BM25 of the question and its sub-queries), standardised over the pool
@@ -157,3 +160,45 @@ def word_overlap(title: str, question_words: set[str]) -> float:
     """
     words = title.split()
     return sum(w in question_words for w in words) / len(words) if words else 0.0
+
+
+def candidate_features(retriever, ranked, top: Sequence[int]) -> np.ndarray:
+    """The ``FEATURES`` rows of passage rows ``top`` (hybrid's best, best first) of a hybrid ranking
+    (``reason.retrieve.Ranked`` with its ``parts``) by ``retriever`` (its graph matrices and titles)."""
+    parts, rows = ranked.parts, np.asarray(top, dtype=np.int64)
+    out = np.zeros((len(rows), len(FEATURES)))
+    if not len(rows) or parts is None:
+        return out
+    at = np.searchsorted(ranked.rows, rows)
+    column = {name: i for i, name in enumerate(FEATURES)}
+    hop = parts.hop
+    question_words = set(name_key(parts.question).split())
+    question_key = f" {name_key(parts.question)} "
+    cos = hop.cosines[:, rows].T if hop.cosines is not None else retriever.passage_index.rows(rows) @ hop.qv.T
+    question_score, sub = hop.parts_at(rows, cos)
+    linked = {retriever.frozen.node_of[x.entity_id]: x.score for x in parts.linked}
+    best = rows[:TOP]
+    out[:, column["hybrid"]] = pool_standardize(ranked.values[at])
+    out[:, column["first_hop"]] = pool_standardize(parts.first[at])
+    out[:, column["bridge"]] = parts.bridge[at]
+    out[:, column["pagerank"]] = parts.ppr[at]
+    out[:, column["dense"]] = cos[:, 0]
+    out[:, column["bm25"]] = question_score
+    out[:, column["subquery"]] = sub
+    out[:, column["reciprocal_rank"]] = 1.0 / np.arange(1, len(rows) + 1)
+    out[:, column["linked_from_top"]] = np.asarray(retriever.links[best][:, rows].max(axis=0).todense()).ravel()
+    out[:, column["links_to_top"]] = np.asarray(retriever.links[rows][:, best].max(axis=1).todense()).ravel()
+    for i, r in enumerate(rows):
+        title = retriever.titles[r] if retriever.titles[r] != retriever.passage_ids[r] else ""  # untitled
+        out[i, column["title_words"]] = word_overlap(title, question_words)
+        out[i, column["title_named"]] = float(bool(title) and f" {title} " in question_key)
+        about = retriever.about.indices[retriever.about.indptr[r]:retriever.about.indptr[r + 1]]
+        out[i, column["about_linked"]] = max((linked.get(int(e), 0.0) for e in about), default=0.0)
+        if linked:
+            mentions = retriever.mentions
+            mentioned = mentions.indices[mentions.indptr[r]:mentions.indptr[r + 1]]
+            out[i, column["mentions_linked"]] = sum(int(e) in linked for e in mentioned) / len(linked)
+    if len(hop.qv) > 1:  # a comparison question (sub-queries, one per compared item)
+        out[:, column["comparison_title"]] = out[:, column["title_words"]]
+        out[:, column["comparison_hybrid"]] = out[:, column["hybrid"]]
+    return out

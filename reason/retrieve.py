@@ -38,9 +38,9 @@ from kg.text import name_key
 from kg.vectors import VectorIndex, VectorSearch, aligned, build_vectors, passage_text, top_rows, vectors_usable
 
 from .exclude import Hidden, hide_documents
-from .fusion import dedup_near_duplicates, diversify, standardize, top_scale
+from .fusion import dedup_near_duplicates, diversify, on_scale, standardize, top_scale
 from .index import BM25Index, top_k
-from .learned_rank import FEATURES, TOP, LinearRanker, word_overlap
+from .learned_rank import LinearRanker, candidate_features
 from .link import MentionFinder, NameTable, link_entities
 from .question import analyse_question
 from .rerank import Reranker, rerank
@@ -73,7 +73,7 @@ class Retriever:
         self.links = _link_matrix(about, self.mentions)  # passage -> passage about a mentioned entity
         self.links_in = self.links.T.tocsr()
         self._texts = [graph.passages[p].text for p in self.passage_ids]  # duplicates: same text, any title
-        self._titles = [_title_key(graph, p) for p in self.passage_ids]
+        self.titles = [_title_key(graph, p) for p in self.passage_ids]  # name keys (a passage id when untitled)
         # passages whose first-hop scores give the bridge floor (their median): all of a small graph,
         # an even spread of a large one, with their vectors side by side (no per-question gather)
         self._sample = _spread_rows(len(self.passage_ids), self.weights.floor_sample)
@@ -279,7 +279,7 @@ class Retriever:
         order, scores = self._pool(ranked, pool)
         if learned:
             top = order[:self.config.rerank_candidates]
-            new = on_scale(np.array([scores[r] for r in top]), self.ranker.score(self._features(ranked, top)))
+            new = on_scale(np.array([scores[r] for r in top]), self.ranker.score(candidate_features(self, ranked, top)))
             scores.update(zip(top, map(float, new)))
             order = sorted(top, key=lambda r: -scores[r]) + order[len(top):]
         if reranking:
@@ -291,7 +291,7 @@ class Retriever:
             scores.update(zip(top, map(float, new)))
             order = sorted(top, key=lambda r: -scores[r]) + order[n:]
         if mode == "hybrid":
-            order = diversify(order, scores, self._titles, self.weights.same_title, k)
+            order = diversify(order, scores, self.titles, self.weights.same_title, k)
         order = order[:k]
         out = []
         for rank, row in enumerate(order, 1):
@@ -317,46 +317,7 @@ class Retriever:
         ranked, _, _ = self._score(question, "hybrid", {}, None, vectors)
         order, _ = self._pool(ranked, max(self.config.k * 3 + 5, self.config.rerank_candidates))
         top = order[:self.config.rerank_candidates]
-        return [self.passage_ids[r] for r in top], self._features(ranked, top)
-
-    def _features(self, ranked: "Ranked", top: list[int]) -> np.ndarray:
-        """The ``FEATURES`` rows of passage rows ``top`` (hybrid's best, best first) of a hybrid ranking."""
-        parts, rows = ranked.parts, np.asarray(top, dtype=np.int64)
-        out = np.zeros((len(rows), len(FEATURES)))
-        if not len(rows) or parts is None:
-            return out
-        at = np.searchsorted(ranked.rows, rows)
-        column = {name: i for i, name in enumerate(FEATURES)}
-        hop = parts.hop
-        question_words = set(name_key(parts.question).split())
-        question_key = f" {name_key(parts.question)} "
-        cos = hop.cosines[:, rows].T if hop.cosines is not None else self.passage_index.rows(rows) @ hop.qv.T
-        question_score, sub = hop.parts_at(rows, cos)
-        linked = {self.frozen.node_of[x.entity_id]: x.score for x in parts.linked}
-        best = rows[:TOP]
-        out[:, column["hybrid"]] = _pool_z(ranked.values[at])
-        out[:, column["first_hop"]] = _pool_z(parts.first[at])
-        out[:, column["bridge"]] = parts.bridge[at]
-        out[:, column["pagerank"]] = parts.ppr[at]
-        out[:, column["dense"]] = cos[:, 0]
-        out[:, column["bm25"]] = question_score
-        out[:, column["subquery"]] = sub
-        out[:, column["reciprocal_rank"]] = 1.0 / np.arange(1, len(rows) + 1)
-        out[:, column["linked_from_top"]] = np.asarray(self.links[best][:, rows].max(axis=0).todense()).ravel()
-        out[:, column["links_to_top"]] = np.asarray(self.links[rows][:, best].max(axis=1).todense()).ravel()
-        for i, r in enumerate(rows):
-            title = self._titles[r] if self._titles[r] != self.passage_ids[r] else ""
-            out[i, column["title_words"]] = word_overlap(title, question_words)
-            out[i, column["title_named"]] = float(bool(title) and f" {title} " in question_key)
-            about = self.about.indices[self.about.indptr[r]:self.about.indptr[r + 1]]
-            out[i, column["about_linked"]] = max((linked.get(int(e), 0.0) for e in about), default=0.0)
-            if linked:
-                mentioned = self.mentions.indices[self.mentions.indptr[r]:self.mentions.indptr[r + 1]]
-                out[i, column["mentions_linked"]] = sum(int(e) in linked for e in mentioned) / len(linked)
-        if len(hop.qv) > 1:  # a comparison question (sub-queries, one per compared item)
-            out[:, column["comparison_title"]] = out[:, column["title_words"]]
-            out[:, column["comparison_hybrid"]] = out[:, column["hybrid"]]
-        return out
+        return [self.passage_ids[r] for r in top], candidate_features(self, ranked, top)
 
     def _candidates(self, entities: tuple[np.ndarray, np.ndarray], ranked: "Ranked", linked: list[LinkedEntity],
                     n: int = 10):
@@ -568,21 +529,6 @@ class _Parts:
     hop: "FirstHop"
     linked: tuple[LinkedEntity, ...]
     question: str
-
-
-def _pool_z(values: np.ndarray) -> np.ndarray:
-    spread = values.std()
-    return (values - values.mean()) / spread if spread > 0 else np.zeros(len(values))
-
-
-def on_scale(base: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """``new`` scores standardised and put on ``base``'s scale (its mean and spread), so later stages
-    that add penalties in hybrid's units (the same-title penalty) still mean the same.
-
-    >>> on_scale(np.array([1.0, 3.0]), np.array([10.0, 0.0])).tolist()
-    [3.0, 1.0]
-    """
-    return base.mean() + (base.std() or 1.0) * _pool_z(np.asarray(new, dtype=np.float64))
 
 
 @dataclass(frozen=True)
