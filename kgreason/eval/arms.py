@@ -6,7 +6,8 @@ Arms, all scored on the same questions:
 - ``ft``: the same model with a closed-book LoRA adapter from ``kg tune`` (knowledge in the weights);
 - ``rag``: base retrieval + the base reader, one arm per retrieval mode (``rag/hybrid``), plus the
   extractive reader on the same retrieval (``rag/hybrid/extractive``);
-- ``rag+ft``: the tuned embedder / learned ranker / reranker (those kept) + the tuned reader (``rag+ft/hybrid``).
+- ``rag+ft``: the tuned embedder / learned ranker / reranker (those kept) + the tuned reader (``rag+ft/hybrid``),
+  plus the extractive reader on the same tuned retrieval (``rag+ft/hybrid/extractive``).
 
 Every LLM arm runs the same base model (the one the adapters were trained on, by default the packaged
 Qwen2.5 0.5B), so the arms differ only in retrieval and training. The tuned models are the graph's
@@ -16,8 +17,12 @@ taken from the other parts, become human labels on a copy of the graph (plus que
 the graph as AI feedback), ``kg tune`` trains on them, and that part is evaluated. No arm is scored on a
 question it was trained on.
 
+With ``counts`` (``kg eval --label-curve``), ``run_curve`` trains the tuned arms again per fold with only
+the first N of those labels, for each N, and scores them on the same evaluated parts: quality against
+the number of labelled questions, from which the report reads the value of a label.
+
 >>> [a.name for a in plan_arms(["closed-book", "rag", "rag+ft"], ["hybrid"])]
-['closed-book', 'rag/hybrid', 'rag/hybrid/extractive', 'rag+ft/hybrid']
+['closed-book', 'rag/hybrid', 'rag/hybrid/extractive', 'rag+ft/hybrid', 'rag+ft/hybrid/extractive']
 >>> [(len(l), len(e)) for l, e in fold_plan(list(range(10)), 0.5, 2)]
 [(5, 5), (5, 5)]
 """
@@ -34,13 +39,15 @@ from kg.config import RETRIEVAL_MODES
 from kg.errors import BackendError, ConfigError
 
 from .datasets import EvalQuestion
-from .metrics import QuestionResult
+from .metrics import QuestionResult, quality_k
 from .records import RunState
 from .scoring import answer_scores, in_plan_order, run_plan, score_question
 
 ARM_KINDS = ("closed-book", "ft", "rag", "rag+ft")
 TUNED_KINDS = ("ft", "rag+ft")
 FOLDS_DIR = "folds"
+CURVE_DIR = "curve"
+CURVE_FILE = "curve.json"
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ def plan_arms(kinds: Sequence[str], modes: Sequence[str]) -> list[Arm]:
         for mode in modes if kind == "rag" else ():
             out += [Arm(f"rag/{mode}", kind, mode, "local"), Arm(f"rag/{mode}/extractive", kind, mode, "extractive")]
         for mode in modes if kind == "rag+ft" else ():
-            out.append(Arm(f"rag+ft/{mode}", kind, mode, "local"))
+            out += [Arm(f"rag+ft/{mode}", kind, mode, "local"), Arm(f"rag+ft/{mode}/extractive", kind, mode, "extractive")]
     return out
 
 
@@ -215,7 +222,8 @@ def train_fold(graph_dir: Path, fold_dir: Path, labelled: Sequence[EvalQuestion]
     fold_dir.mkdir(parents=True)
     shutil.copytree(graph_dir, g, ignore=shutil.ignore_patterns("feedback.sqlite*", "models", ".kgreason.lock"))
     kb = kgreason.open(g)
-    import_labels(kb, label_file(labelled, fold_dir / "labels.jsonl"), tuple(roots))
+    if labelled:  # none: generated questions alone (the learning curve's first point)
+        import_labels(kb, label_file(labelled, fold_dir / "labels.jsonl"), tuple(roots))
     add_generated_questions(kb, tune_options.get("generate"))
     options = {k: v for k, v in tune_options.items() if k != "generate"}
     report = tune(g, progress=progress, **options)
@@ -279,3 +287,77 @@ def run_arms(arms: Sequence[Arm], ds, graph_dir: Path, out: Path, done: dict, se
         if fold:  # the fold's graph copy is done with; its training record stays
             shutil.rmtree(out / FOLDS_DIR / str(fold) / "graph", ignore_errors=True)
     return RunState(in_plan_order(results.values(), ds.questions, names), partial, warm, seconds), training
+
+
+def curve_counts(counts: Sequence[int], labelled: int) -> list[int]:
+    """The learning curve's label counts: distinct, ascending, each below the ``labelled`` count the main
+    run trains on (that point is the main run itself); ConfigError on a negative or too large one.
+
+    >>> curve_counts([50, 0, 25, 25], 82)
+    [0, 25, 50]
+    """
+    bad = [c for c in counts if c < 0 or c >= labelled]
+    if bad:
+        raise ConfigError(f"label curve: expected label counts from 0 to {labelled - 1} (the run labels {labelled} "
+                          f"questions a fold), got {', '.join(map(str, bad))}")
+    return sorted(set(counts))
+
+
+def curve_point(labels: int, results: Sequence[QuestionResult], names: Sequence[str], k: int) -> dict[str, Any]:
+    """One point of the learning curve: per arm, mean F1 and EM, the share answered and Recall@``k``
+    (None for an arm without retrieval).
+
+    >>> r = QuestionResult("q", "a", "Q?", ("x",), (), (), {"5": 1.0}, None, "x", True, 1.0, 1.0, True, {}, 0.0, {})
+    >>> curve_point(10, [r], ["a"], 5)["arms"]["a"]
+    {'questions': 1, 'f1': 1.0, 'em': 1.0, 'answered': 1.0, 'recall': 1.0}
+    """
+    arms = {}
+    for name in names:
+        rows = [r for r in results if r.mode == name]
+        recalls = [r.recall[str(k)] for r in rows if str(k) in r.recall]
+        arms[name] = {"questions": len(rows), "f1": _mean([r.f1 for r in rows]), "em": _mean([r.exact_match for r in rows]),
+                      "answered": _mean([float(r.found) for r in rows]), "recall": _mean(recalls) if recalls else None}
+    return {"labels": labels, "arms": arms}
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def read_curve(out: Path) -> list[dict[str, Any]]:
+    """The learning-curve points saved in ``out`` so far (none when there is no curve file)."""
+    path = out / CURVE_FILE
+    return json.loads(path.read_text(encoding="utf-8")).get("points", []) if path.is_file() else []
+
+
+def run_curve(arms: Sequence[Arm], ds, graph_dir: Path, out: Path, settings, *, counts: Sequence[int], keys_for,
+              k_values: Sequence[int], answer_k: int, label_fraction: float, folds: int, tune_options: dict[str, Any],
+              model: str, progress: bool, cpu: Callable[[], float]) -> list[dict[str, Any]]:
+    """The learning curve (see the module docstring): for each of ``counts``, every fold's tuned arms
+    trained on the first N of its labels and scored on its evaluated part. Points are saved to
+    ``out/curve.json`` as they finish, and a run with the same questions and settings reuses them."""
+    tuned = [a for a in arms if a.tuned]
+    plan = fold_plan(ds.questions, label_fraction, folds)
+    key = {"questions": [q.id for q in ds.questions], "label_fraction": label_fraction, "folds": folds,
+           "tune_options": tune_options, "arms": [a.name for a in tuned], "k_values": list(k_values), "model": model}
+    path = out / CURVE_FILE
+    saved = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    points = {p["labels"]: p for p in saved.get("points", [])} if saved.get("key") == key else {}
+    for count in counts:
+        if count in points:
+            continue
+        results, training = [], []
+        for fold, (labelled, evaluated) in enumerate(plan, 1):
+            fold_dir = out / CURVE_DIR / str(count) / str(fold)
+            g = train_fold(graph_dir, fold_dir, labelled[:count], ds.sources, tune_options, progress)
+            models = open_models(g, settings, model=model)
+            keys = keys_for(models.base.graph, g)
+            results += [score_arm(models, a, q, keys, k_values, answer_k, cpu) for q in evaluated for a in tuned]
+            training.append(models.training)
+            for kb in (models.base, models.tuned):
+                if kb is not None:
+                    kb.close()
+            shutil.rmtree(fold_dir / "graph", ignore_errors=True)
+        points[count] = {**curve_point(count, results, [a.name for a in tuned], int(quality_k(k_values))), "training": training}
+        path.write_text(json.dumps({"key": key, "points": [points[c] for c in sorted(points)]}, indent=1), encoding="utf-8")
+    return [points[c] for c in counts]

@@ -4,7 +4,9 @@
 - ``latency.png``: median and p95 seconds per question of ``retrieve`` and ``ask``, per mode;
 - ``quality_vs_cost.png``: Recall@5 and F1 against dollars per 1,000 questions, per mode (or arm);
 - ``cost_vs_volume.png`` (``kg eval --arms``): total cost against monthly volume per arm, with the
-  break-even points.
+  break-even points;
+- ``quality_vs_labels.png`` (``kg eval --arms --label-curve``): each tuned arm's F1 against the labelled
+  questions it trained on, its untuned counterpart dashed.
 
 >>> write_charts(report, "runs/today")   # doctest: +SKIP
 {'recall_at_k': 'runs/today/recall_at_k.png', ...}
@@ -122,6 +124,26 @@ def volume_chart(report: "EvalReport", path: Path) -> None:
     plt.close(fig)
 
 
+def labels_chart(report: "EvalReport", path: Path) -> None:
+    """F1 of each tuned arm against labels per fold (the learning curve), untuned counterparts dashed."""
+    plt = _plt()
+    points = report.decision["label_curve"]
+    fig, ax = plt.subplots(figsize=(7.4, 4.4), dpi=110)
+    for i, name in enumerate(points[0]["arms"]):
+        ax.plot([p["labels"] for p in points], [100 * p["arms"][name]["f1"] for p in points], marker="o",
+                color=f"C{i}", label=name)
+        untuned = name.replace("rag+ft/", "rag/", 1)
+        if untuned != name and untuned in report.modes:
+            ax.axhline(100 * report.modes[untuned].f1, color=f"C{i}", linestyle="--", linewidth=1, label=untuned)
+    ax.set(xlabel="labelled questions a fold (plus generated questions)", ylabel="F1",
+           title="Quality against labels")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def write_charts(report: "EvalReport", out: str | Path) -> dict[str, str]:
     """Draw the charts into ``out`` (the volume chart for arms reports); returns chart name -> file path."""
     out = Path(out)
@@ -129,6 +151,8 @@ def write_charts(report: "EvalReport", out: str | Path) -> dict[str, str]:
     charts = [("recall_at_k", recall_chart), ("latency", latency_chart), ("quality_vs_cost", quality_cost_chart)]
     if report.decision and report.decision["arms"]:
         charts.append(("cost_vs_volume", volume_chart))
+    if report.decision and report.decision.get("label_curve"):
+        charts.append(("quality_vs_labels", labels_chart))
     for name, draw in charts:
         path = out / f"{name}.png"
         draw(report, path)

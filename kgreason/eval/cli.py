@@ -52,7 +52,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     g = p.add_argument_group("RAG, fine-tuning or both (--arms)")
     g.add_argument("--arms", help="comma-separated arms: closed-book (base LLM, no retrieval), ft (LLM fine-tuned "
                                   "closed-book), rag (retrieval + base LLM, and + the extractive reader, per --modes), "
-                                  "rag+ft (tuned retrieval + tuned LLM); instead of comparing modes")
+                                  "rag+ft (tuned retrieval + tuned LLM, and + the extractive reader); instead of "
+                                  "comparing modes")
     g.add_argument("--volume", type=float, default=10_000, help="questions a month the recommendation is for (default 10000)")
     g.add_argument("--months", type=int, default=12, help="horizon of the total cost (default 12)")
     g.add_argument("--label-fraction", type=float, help="train the tuned arms inside the run: the share of questions "
@@ -61,7 +62,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                                              "labels from the others (with --label-fraction)")
     g.add_argument("--generate", type=int, default=2000, help="questions generated from the graph added to each fold's "
                                                               "labels as AI feedback (default 2000)")
-    g.add_argument("--tune-steps", type=int, default=200, help="embedder steps per fold (default 200)")
+    g.add_argument("--label-curve", type=_counts, default=(), metavar="N,N,...",
+                   help="also train the tuned arms on only the first N labels of each fold, for each N (0: generated "
+                        "questions only): quality against labels and the value of a label (with --folds)")
+    g.add_argument("--tune-steps", type=int, default=200, help="embedder steps per fold (default 200; 0: none)")
     g.add_argument("--reranker-steps", type=int, default=200, help="reranker steps per fold (default 200; 0: none)")
     g.add_argument("--reader-steps", type=int, default=120, help="RAG reader LoRA steps per fold (default 120)")
     g.add_argument("--closed-book-steps", type=int, default=300, help="closed-book reader LoRA steps per fold (default 300)")
@@ -126,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress, charts=not args.no_charts, command=" ".join(["kg", *sys.argv[1:]]),
             arms=args.arms.split(",") if args.arms else None, volume=args.volume, months=args.months,
             label_fraction=args.label_fraction, folds=args.folds, reader_model=args.reader_model,
+            label_curve=args.label_curve,
             tune_options={"generate": args.generate, "steps": args.tune_steps, "reranker_steps": args.reranker_steps,
                           "reader_steps": args.reader_steps, "closed_book_steps": args.closed_book_steps,
                           "reader_validation": args.reader_validation},
@@ -145,3 +150,11 @@ def run(args: argparse.Namespace) -> int:
         if report.decision:
             print(f"recommendation: {report.decision['recommendation']}")
     return EXIT_INTERRUPTED if report.partial else 0
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    """``--label-curve``: comma-separated label counts."""
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated label counts such as 0,25,50, got {text!r}") from None

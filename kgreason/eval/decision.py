@@ -9,6 +9,8 @@
   ``(one_off_b - one_off_a) / ((per_question_a - per_question_b) x months)``; none when one arm is
   cheaper at every volume.
 - **Cost per correct answer**: the total over the horizon divided by the answers expected to be right.
+- **Value of labels** (with a learning curve): the F1 a tuned arm gained per labelled question between
+  the curve's fewest and most labels, and the labelling dollars each F1 point cost.
 - **Recommendation**: the arm with the best F1, unless a cheaper arm is not significantly worse (its
   interval against the best includes 0), then the cheapest such arm; two or three sentences built
   from these numbers.
@@ -209,3 +211,19 @@ def decide(arms: Sequence[ArmCost], scores: dict[str, dict[str, float]], volume:
                        if (v := break_even(x, y, months=months)) is not None],
         "recommendation": recommend(arms, pairs, volume, months=months),
     }
+
+
+def label_value(points: Sequence[tuple[float, float]], usd_per_label: float) -> dict:
+    """What labels bought one arm, from its learning curve ``points`` ((labels, F1), any order): F1
+    points (0-100) gained per labelled question between the fewest and the most labels, and the
+    labelling dollars per F1 point gained (None when labels gained nothing).
+
+    >>> label_value([(0, 0.30), (80, 0.38), (40, 0.36)], usd_per_label=1.5)
+    {'from_labels': 0, 'from_f1': 0.3, 'to_labels': 80, 'to_f1': 0.38, 'points_per_label': 0.1, 'usd_per_point': 15.0}
+    """
+    ordered = sorted(points)
+    (n0, f0), (n1, f1) = ordered[0], ordered[-1]
+    gain = 100 * (f1 - f0)
+    per_label = gain / (n1 - n0) if n1 > n0 else 0.0
+    return {"from_labels": n0, "from_f1": f0, "to_labels": n1, "to_f1": f1, "points_per_label": round(per_label, 6),
+            "usd_per_point": round((n1 - n0) * usd_per_label / gain, 6) if gain > 0 else None}

@@ -152,6 +152,16 @@ def mean(values: Sequence[float]) -> float:
 # ---- per-question scores and their aggregation per mode ----------------------------------------------
 
 
+def quality_k(k_values: Sequence[int]) -> str:
+    """The k used for headline recall: 5 when measured, else the largest k below it, else the smallest.
+
+    >>> quality_k([2, 5, 10]), quality_k([10, 20])
+    ('5', '10')
+    """
+    below = [k for k in k_values if k <= 5]
+    return str(max(below) if below else min(k_values))
+
+
 @dataclass(frozen=True)
 class QuestionResult:
     """Scores of one question under one retrieval mode (one line of results.jsonl)."""

