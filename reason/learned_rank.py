@@ -118,7 +118,13 @@ def fit(pools: Sequence[Pool], l2: float = 1.0, start: LinearRanker | None = Non
     """Weights minimising the mean listwise softmax loss over ``pools`` (the relevant candidates share
     the target) plus ``l2`` times the squared distance from the starting weights: ``start``'s (the
     continuous loop) or hybrid's own order (weight 1 on the standardised hybrid score). Pools with no
-    relevant candidate, or nothing but relevant ones, teach nothing and are skipped. Deterministic."""
+    relevant candidate, or nothing but relevant ones, teach nothing and are skipped. Deterministic.
+
+    >>> x = np.eye(len(FEATURES))[[FEATURES.index("hybrid"), FEATURES.index("title_named")]]
+    >>> ranker = fit([Pool(x, np.array([False, True]))] * 5)      # the named page answered, not hybrid's first
+    >>> bool(ranker.score(x)[1] > ranker.score(x)[0])
+    True
+    """
     from scipy.optimize import minimize
 
     used = [p for p in pools if p.relevant.any() and not p.relevant.all()]
