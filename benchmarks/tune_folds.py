@@ -58,6 +58,7 @@ def run_fold(graph: Path, labelled: list[dict], evaluated: list[dict], args) -> 
         dense_before = {k: recall(kb, evaluated, k, "dense") for k in (2, 5)}
         started = time.perf_counter()
         report = tune(g, steps=args.steps, batch_size=args.batch_size, seed=args.seed, rank=not args.no_ranker,
+                      trust_generated=args.trust_generated,
                       reranker_steps=args.reranker_steps, reader_steps=args.reader_steps, progress=True)
         if args.force:
             versions.activate(g, report.version)  # measure the trained version even if its gate kept it inactive
@@ -111,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--generate", type=int, default=2000, help="generated questions added as AI feedback")
     ap.add_argument("--no-ranker", action="store_true", help="train no learned ranker")
+    ap.add_argument("--trust-generated", action="store_true", help="kg tune --trust-generated")
     ap.add_argument("--force", action="store_true", help="measure the trained version even when its gate kept it inactive")
     ap.add_argument("--curve", nargs="*", default=[], metavar="N",
                     help="label counts of the learning curve on the first fold (0: no labels; 'all': the whole fold)")

@@ -183,7 +183,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     report = tune(args.dir, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                   reranker_steps=args.reranker_steps, reader_steps=args.reader_steps,
                   reader_validation=args.reader_validation, closed_book_steps=args.closed_book_steps,
-                  rank=not args.no_ranker, progress=not args.no_progress)
+                  rank=not args.no_ranker, trust_generated=args.trust_generated, progress=not args.no_progress)
     _emit(args, asdict(report), lambda: render.tune_report(report))
     return 0
 
@@ -307,6 +307,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("dir", type=Path, help="graph directory")
     t.add_argument("--steps", type=int, default=200, help="embedder training batches (default 200; 0: no embedder)")
     t.add_argument("--no-ranker", action="store_true", help="train no learned ranker (hybrid's signals weighed on the feedback)")
+    t.add_argument("--trust-generated", action="store_true",
+                   help="with fewer than 10 held-out questions people asked, judge the embedder, reranker and reader "
+                        "on generated questions (default: they are not trained; such gains have not held on real ones)")
     t.add_argument("--reranker-steps", type=int, default=200, help="reranker training batches (default 200; 0: no reranker)")
     t.add_argument("--reader-steps", type=int, default=READER_STEPS,
                    help=f"LoRA steps of the local reader (default {READER_STEPS}; 0: no reader)")

@@ -149,8 +149,16 @@ def tune_report(r) -> str:
             f"on {r.validation_questions} held-out {'people' + chr(39) + 's ' if r.settings.get('validation_on') == 'human' else ''}"
             f"questions{per_part}; {verdict}\n"
             f"{_ranker_line(r.settings)}{_reader_line(r.settings)}{_closed_book_line(r.settings)}"
+            f"{_not_trained_line(r.settings)}"
             f"trained on {r.train_questions} questions ({', '.join(f'{k} {v}' for k, v in r.sources.items())}) "
             f"in {r.seconds:.0f} s ({r.cpu_seconds:.0f} CPU s)")
+
+
+def _not_trained_line(settings: dict) -> str:
+    skipped = settings.get("not_trained") or {}
+    if not skipped:
+        return ""
+    return f"{', '.join(skipped)}: not trained: {next(iter(skipped.values()))}\n"
 
 
 def _ranker_line(settings: dict) -> str:

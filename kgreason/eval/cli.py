@@ -66,6 +66,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                    help="also train the tuned arms on only the first N labels of each fold, for each N (0: generated "
                         "questions only): quality against labels and the value of a label (with --folds)")
     g.add_argument("--tune-steps", type=int, default=200, help="embedder steps per fold (default 200; 0: none)")
+    g.add_argument("--trust-generated", action="store_true",
+                   help="let kg tune judge a fold's embedder, reranker and reader on generated questions when it holds "
+                        "out fewer than 10 labelled ones (kg tune --trust-generated)")
     g.add_argument("--reranker-steps", type=int, default=200, help="reranker steps per fold (default 200; 0: none)")
     g.add_argument("--reader-steps", type=int, default=120, help="RAG reader LoRA steps per fold (default 120)")
     g.add_argument("--closed-book-steps", type=int, default=300, help="closed-book reader LoRA steps per fold (default 300)")
@@ -133,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             label_curve=args.label_curve,
             tune_options={"generate": args.generate, "steps": args.tune_steps, "reranker_steps": args.reranker_steps,
                           "reader_steps": args.reader_steps, "closed_book_steps": args.closed_book_steps,
-                          "reader_validation": args.reader_validation},
+                          "reader_validation": args.reader_validation, "trust_generated": args.trust_generated},
         )
     except KgError as exc:
         print(f"kg eval: error: {exc}", file=sys.stderr)

@@ -35,6 +35,7 @@ from kg.graph import VectorTable
 from kg.vectors import build_vectors, item_texts
 from reason.rerank import CrossEncoderReranker
 
+from ..labels import GENERATED_SOURCE, REPHRASED_SOURCE
 from ..progress import stage
 from . import versions
 from .data import TrainingQuestion, passage_recall, split, training_questions
@@ -49,7 +50,7 @@ MIN_QUESTIONS = 10  # fewer training questions than this cannot move an embedder
 # With at least this many people's questions held out, the gate judges on those alone: on the bench sets,
 # a gate on mostly generated questions saw Recall@5 gains (.960 -> .963) where people's questions lost
 # (.648 -> .638 on MuSiQue, .869 -> .794 on 2Wiki; benchmarks/tune_folds.py, kg eval --arms).
-MIN_HUMAN_VALIDATION = 10
+MIN_HUMAN_VALIDATION = 10  # and with fewer, the questions people asked when there are as many (see gate_questions)
 VALIDATION_K = 5
 RERANK_NEGATIVES = 3  # hard negatives per training group: the passages hybrid ranks above the answer
 READER_CONTEXT_TOKENS = 800  # training contexts: shorter than the reader's 1,500 at answer time, for speed
@@ -74,11 +75,13 @@ class TuneReport:
 def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: float = 2e-5, seed: int = 0,
          validation: float = 0.2, reranker_steps: int = 200, reader_steps: int = READER_STEPS,
          reader_validation: int = READER_VALIDATION, closed_book_steps: int = 0, rank: bool = True,
-         progress: bool = True) -> TuneReport:
+         trust_generated: bool = False, progress: bool = True) -> TuneReport:
     """Fine-tune the embedder, the learned ranker, the reranker and the reader of the graph in
     ``graph_dir`` on its feedback (see the module docstring); ``steps=0`` / ``rank=False`` /
     ``reranker_steps=0`` / ``reader_steps=0`` train no embedder / ranker / reranker / reader.
-    The reader is validated on at most ``reader_validation`` held-out questions (each read twice)."""
+    The reader is validated on at most ``reader_validation`` held-out questions (each read twice).
+    Without enough held-out questions people asked (``gate_questions``), the parts the held-out gate
+    judges (embedder, reranker, reader) are not trained, unless ``trust_generated``."""
     import kgreason
 
     started, cpu = time.perf_counter(), _cpu()
@@ -90,7 +93,21 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
         raise ConfigError(f"kg tune: {len(train)} training and {len(held_out)} validation questions with relevant "
                           f"passages; expected at least {MIN_QUESTIONS} and 1: add feedback (kg feedback --import, "
                           "--generate, or kg ask --rate)")
-    held_out = gate_questions(held_out)
+    gate = gate_questions(held_out, trust_generated)
+    people = [q for q in questions if q.source == "human"]  # training and held-out: the ranker cross-validates
+    skipped = {}
+    if not gate:  # nothing real to judge the embedder, reranker and reader by: they are not trained
+        reason = (f"needs at least {MIN_HUMAN_VALIDATION} held-out questions people asked (labels, ratings or judged "
+                  f"answers), has {sum(not synthetic(q.source) for q in held_out)}: gains on questions generated "
+                  "from the graph do not show that real questions gain (--trust-generated to judge on them)")
+        skipped = {part: reason for part, n in (("embedder", steps), ("reranker", reranker_steps),
+                                                ("reader", reader_steps)) if n}
+        steps = reranker_steps = reader_steps = 0
+        if not (rank and len(people) >= MIN_PEOPLE) and not closed_book_steps:
+            raise ConfigError(f"kg tune: nothing can be judged: the embedder, reranker and reader {reason}; the "
+                              f"learned ranker needs {MIN_PEOPLE} people's questions, has {len(people)}. Add people's "
+                              "feedback (kg feedback --import, kg ask --rate) or judged answers (kg feedback --judge)")
+    held_out = gate or held_out
     before = _recall(kb, held_out)
     parent = versions.active_version(graph_dir)
     staging = versions.staging_dir(graph_dir)
@@ -122,7 +139,6 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
             shutil.copytree(versions.version_dir(graph_dir, parent) / folder, staging / folder)
         shutil.copy2(versions.version_dir(graph_dir, parent) / "vectors.npz", staging / "vectors.npz")
     ranker, ranker_figures = kb.ranker, None
-    people = [q for q in questions if q.source == "human"]  # training and held-out: cross-validated
     if rank and len(people) >= MIN_PEOPLE:
         t = _cpu()
         plain = kgreason.KnowledgeBase(graph_dir, tuned.graph, embedder=tuned.embedder)
@@ -182,7 +198,8 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
         shutil.copytree(versions.version_dir(graph_dir, parent) / CLOSED_BOOK_DIR, staging / CLOSED_BOOK_DIR)
         closed_meta = versions.read_manifest(versions.version_dir(graph_dir, parent)).get("closed_book")
     number = versions.next_number(graph_dir)
-    settings = {"steps": steps, "ranker": rank, "ranker_validation": ranker_figures, "batch_size": batch_size, "lr": lr, "seed": seed, "validation": validation,
+    settings = {"steps": steps, "ranker": rank, "ranker_validation": ranker_figures, "not_trained": skipped,
+                "batch_size": batch_size, "lr": lr, "seed": seed, "validation": validation,
                 "max_length": 128, "loss": "multiple negatives ranking, 1 hard negative",
                 "reranker_steps": reranker_steps, "reranker_loss": f"listwise softmax, {RERANK_NEGATIVES} hard negatives",
                 "validation_recall_per_part": {k: round(v, 4) for k, v in parts.items()}, "cpu_seconds_per_part": timings,
@@ -211,11 +228,29 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
     return report
 
 
-def gate_questions(held_out: list[TrainingQuestion]) -> list[TrainingQuestion]:
+def synthetic(source: str) -> bool:
+    """Whether feedback of ``source`` is a question the graph made up (generated, or a rephrasing of
+    one), not one a person asked.
+
+    >>> synthetic("ai:graph-questions"), synthetic("ai:rephrased:qwen2.5-0.5b"), synthetic("ai:judge-1.5b")
+    (True, True, False)
+    """
+    return source == GENERATED_SOURCE or source.startswith(REPHRASED_SOURCE)
+
+
+def gate_questions(held_out: list[TrainingQuestion], trust_generated: bool = False) -> list[TrainingQuestion]:
     """The held-out questions the gate judges on: people's alone when there are ``MIN_HUMAN_VALIDATION``
-    of them (generated questions are easy to gain on and say little of real ones), else all of them."""
+    of them; else the questions people asked, a judge's verdicts included, when there are as many; else
+    none (empty), or all of them with ``trust_generated``. Generated questions are easy to gain on and
+    say little of real ones: an embedder a gate on them kept lowered 2Wiki's real questions' Recall@5
+    from .896 to .805 (``benchmarks/tune_folds.py --curve 0``)."""
     human = [q for q in held_out if q.source == "human"]
-    return human if len(human) >= MIN_HUMAN_VALIDATION else list(held_out)
+    if len(human) >= MIN_HUMAN_VALIDATION:
+        return human
+    asked = [q for q in held_out if not synthetic(q.source)]
+    if len(asked) >= MIN_HUMAN_VALIDATION:
+        return asked
+    return list(held_out) if trust_generated else []
 
 
 def _start_from(graph_dir, parent: int) -> Path:

@@ -243,7 +243,7 @@ def test_kg_eval_arms_end_to_end_on_samples_with_folds(tmp_path, capsys):
     code = main(["eval", str(samples), "--out", str(out), "--graph", str(tmp_path / "g"), "--limit", "4",
                  "--arms", "closed-book,ft,rag,rag+ft", "--label-fraction", "0.5", "--folds", "2", "--generate", "60",
                  "--tune-steps", "2", "--reranker-steps", "0", "--reader-steps", "2", "--closed-book-steps", "2",
-                 "--reader-validation", "1", "--volume", "2000", "--no-progress", "--json"])
+                 "--reader-validation", "1", "--volume", "2000", "--trust-generated", "--no-progress", "--json"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["recommendation"].startswith("At 2,000 questions a month over 12 months, pick ")

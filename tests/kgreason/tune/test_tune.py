@@ -131,7 +131,11 @@ def test_kg_tune_end_to_end_on_samples(tmp_path, capsys):
     assert "kg tune: error: kg tune: 0 training and 0 validation questions" in capsys.readouterr().err
     assert main(["feedback", str(g), "--generate"]) == 0 and main(["feedback", str(g), "--import", str(samples / "questions.jsonl")]) == 0
     capsys.readouterr()
-    assert main(["tune", str(g), "--steps", "4", "--reranker-steps", "3", "--reader-steps", "0", "--no-progress", "--json"]) == 0
+    assert main(["tune", str(g), "--steps", "4", "--reranker-steps", "3", "--reader-steps", "0", "--no-progress", "--json"]) == 2
+    assert "kg tune: nothing can be judged: the embedder, reranker and reader needs at least 10 held-out questions people " \
+           "asked (labels, ratings or judged answers), has 2" in capsys.readouterr().err  # 8 labels: 2 held out
+    assert main(["tune", str(g), "--steps", "4", "--reranker-steps", "3", "--reader-steps", "0", "--trust-generated",
+                 "--no-progress", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["version"] == 1 and report["train_questions"] >= 10 and 0 <= report["recall_after"] <= 1
     assert set(report["settings"]["validation_recall_per_part"]) == {"embedder", "reranker"}
@@ -232,7 +236,7 @@ def test_kg_tune_trains_the_packaged_reader_and_keeps_it_only_if_it_reads_better
     assert main(["feedback", str(g), "--generate"]) == 0 and main(["feedback", str(g), "--import", str(samples / "questions.jsonl")]) == 0
     capsys.readouterr()
     assert main(["tune", str(g), "--steps", "2", "--reranker-steps", "0", "--reader-steps", "3", "--reader-validation", "2",
-                 "--no-progress", "--json"]) == 0
+                 "--trust-generated", "--no-progress", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     v, gain = report["settings"]["reader_validation"], report["settings"]["reader_f1_gain"]
     assert v["before"]["questions"] == v["after"]["questions"] == 2
@@ -244,14 +248,17 @@ def test_kg_tune_trains_the_packaged_reader_and_keeps_it_only_if_it_reads_better
     assert ("reader" in manifest["parts"]) == adapter.is_file() == (gain > 0)
 
 
-def test_the_gate_judges_on_people_s_questions_when_there_are_enough():
+def test_the_gate_judges_on_questions_people_asked_and_never_on_generated_ones_alone():
     from kgreason.tune.runner import MIN_HUMAN_VALIDATION, gate_questions
 
     people = [TrainingQuestion(f"q{i}", ("p",), "human") for i in range(MIN_HUMAN_VALIDATION)]
+    judged = [TrainingQuestion(f"j{i}", ("p",), "ai:judge-qwen") for i in range(3)]
     generated = [TrainingQuestion(f"g{i}", ("p",), "ai:graph-questions") for i in range(40)]
-    assert gate_questions(generated + people) == people
-    assert gate_questions(generated + people[:-1]) == generated + people[:-1]  # too few people: all of them
-    assert gate_questions(generated) == generated
+    rephrased = [TrainingQuestion(f"r{i}", ("p",), "ai:rephrased:qwen") for i in range(9)]
+    assert gate_questions(generated + people + judged) == people
+    assert gate_questions(generated + people[:-1] + judged) == people[:-1] + judged  # asked by people, judged
+    assert gate_questions(generated + rephrased + people[:-1]) == []  # too few asked: nothing to judge on
+    assert gate_questions(generated + people[:-1], trust_generated=True) == generated + people[:-1]
 
 
 # ---- the learned ranker ---------------------------------------------------------------------------
@@ -304,6 +311,7 @@ def test_kg_tune_s_ranker_is_cross_validated_on_people_s_questions_and_kept_only
     assert ("ranker" in manifest["parts"]) == (folder / "ranker.json").is_file() == v["kept"] == report.activated
     assert "embedder" not in manifest["parts"] and not versions.has_embedder(folder)  # steps=0: no embedder part
     assert f"on 24 people's questions ({FOLDS} folds)" in tune_report(report)
+    assert report.settings["not_trained"] == {}
     import kgreason
 
     kb = kgreason.open(g)  # the build's embedder and vectors stay; the ranker is used
@@ -319,7 +327,11 @@ def test_kg_tune_trains_no_ranker_from_too_few_people_s_questions(tmp_path, hash
     from kgreason.tune.runner import tune
 
     g = _people_graph(tmp_path, hashing_config, regex_extractor, MIN_PEOPLE - 5)
-    report = tune(g, steps=0, reranker_steps=0, reader_steps=0, progress=False)
+    with pytest.raises(ConfigError, match=rf"nothing can be judged: .* the learned ranker needs {MIN_PEOPLE} people's "
+                                          rf"questions, has {MIN_PEOPLE - 5}\. Add people's feedback"):
+        tune(g, steps=2, reranker_steps=0, reader_steps=0, progress=False)
+    assert versions.list_versions(g) == []
+    report = tune(g, steps=0, reranker_steps=0, reader_steps=0, trust_generated=True, progress=False)
     assert report.settings["ranker_validation"] == {"questions": MIN_PEOPLE - 5, "kept": False,
                                                     "reason": f"needs at least {MIN_PEOPLE} people's questions"}
     assert not report.activated and not (versions.version_dir(g, report.version) / "ranker.json").exists()
@@ -343,3 +355,17 @@ def test_a_version_without_an_embedder_opens_with_the_build_s(tmp_path, hashing_
     assert kb.embedder.name.startswith("hashing") and kb.ranker is not None
     kgreason.build([tiny_corpus], g, hashing_config, progress=False, extractor=regex_extractor)  # nothing to refresh
     assert not (g / "models" / "1" / "vectors.npz").exists()
+
+
+def test_without_questions_people_asked_only_the_ranker_is_trained(tmp_path, hashing_config, regex_extractor):
+    """24 people's questions hold out fewer than 10: the embedder is not trained (no model is loaded),
+    the ranker, judged by cross-validation, is."""
+    from kgreason.render import tune_report
+    from kgreason.tune.runner import tune
+
+    g = _people_graph(tmp_path, hashing_config, regex_extractor, 24)
+    report = tune(g, steps=5, reranker_steps=5, reader_steps=0, progress=False)
+    assert list(report.settings["not_trained"]) == ["embedder", "reranker"]
+    assert report.settings["ranker_validation"]["kept"] and report.activated
+    assert "embedder, reranker: not trained: needs at least 10 held-out questions people asked" in tune_report(report)
+    assert versions.read_manifest(versions.version_dir(g, 1))["parts"] == ["ranker"]
