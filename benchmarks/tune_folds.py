@@ -40,6 +40,7 @@ def recall(kb, questions: list[dict], k: int, mode: str = "hybrid") -> float:
 
 def run_fold(graph: Path, labelled: list[dict], evaluated: list[dict], args) -> dict:
     import kgreason
+    from kg.errors import ConfigError
     from kgreason.labels import add_generated_questions, import_labels
     from kgreason.tune import versions
     from kgreason.tune.runner import tune
@@ -57,9 +58,17 @@ def run_fold(graph: Path, labelled: list[dict], evaluated: list[dict], args) -> 
         before = {k: recall(kb, evaluated, k) for k in (2, 5)}
         dense_before = {k: recall(kb, evaluated, k, "dense") for k in (2, 5)}
         started = time.perf_counter()
-        report = tune(g, steps=args.steps, batch_size=args.batch_size, seed=args.seed, rank=not args.no_ranker,
-                      trust_generated=args.trust_generated,
-                      reranker_steps=args.reranker_steps, reader_steps=args.reader_steps, progress=True)
+        try:
+            report = tune(g, steps=args.steps, batch_size=args.batch_size, seed=args.seed, rank=not args.no_ranker,
+                          trust_generated=args.trust_generated,
+                          reranker_steps=args.reranker_steps, reader_steps=args.reader_steps, progress=True)
+        except ConfigError as exc:  # kg tune found nothing it could judge: it trained nothing, changed nothing
+            print(f"  {exc}", flush=True)
+            return {"labels": len(labelled), "before": before, "after": before, "gate_activated": False, "readers": {},
+                    "refused": str(exc), "parts": [], "dense": {"before": dense_before, "after": dense_before},
+                    "hybrid_tuned_embedder_only": before, "validation_per_part": {}, "cpu_seconds_per_part": {},
+                    "validation": [float("nan")] * 2, "train_questions": 0, "sources": {},
+                    "tune_seconds": round(time.perf_counter() - started, 1), "tune_cpu_seconds": 0.0}
         if args.force:
             versions.activate(g, report.version)  # measure the trained version even if its gate kept it inactive
         tuned = kgreason.open(g)

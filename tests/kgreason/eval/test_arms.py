@@ -13,7 +13,7 @@ from kgreason.eval.arms import Arm, ArmModels, fold_plan, plan_arms, score_arm, 
 from kgreason.eval.cost import load_prices
 from kgreason.eval.datasets import EvalQuestion
 from kgreason.eval.decision import total_cost, ArmCost
-from kgreason.eval.report import one_off_costs
+from kgreason.eval.arms_report import one_off_costs
 from reason.generators.base import Generation
 
 from .test_runner import QUESTIONS, FakeEngine, FakeKB, _run, dataset  # noqa: F401 - the dataset fixture
