@@ -141,12 +141,15 @@ def versions(rows: list[dict], active: int) -> str:
     return "\n".join(lines)
 
 
+_VALIDATION_ON = {"human": "people's ", "asked": "asked ", "all": "(generated included) "}
+
+
 def tune_report(r) -> str:
     verdict = "activated" if r.activated else "kept inactive: it did not beat the active version"
     parts = r.settings.get("validation_recall_per_part", {})
     per_part = f" (after each part: {', '.join(f'{n} {v:.3f}' for n, v in parts.items())})" if parts else ""
     return (f"model version {r.version}: validation Recall@5 {r.recall_before:.3f} -> {r.recall_after:.3f} "
-            f"on {r.validation_questions} held-out {'people' + chr(39) + 's ' if r.settings.get('validation_on') == 'human' else ''}"
+            f"on {r.validation_questions} held-out {_VALIDATION_ON.get(r.settings.get('validation_on'), '')}"
             f"questions{per_part}; {verdict}\n"
             f"{_ranker_line(r.settings)}{_reader_line(r.settings)}{_closed_book_line(r.settings)}"
             f"{_not_trained_line(r.settings)}"

@@ -4,8 +4,8 @@ by a linear model trained on a graph's feedback (``kg tune``).
 Hybrid adds its signals with fixed weights (``retrieve.hybrid``), chosen once on one bench set. A team's
 documents and questions reward them differently: on one corpus the page whose title the question names
 matters most, on another the second hop a well-scored passage links to. ``kg tune`` learns, from the
-questions people (and the graph's generated questions) marked with the passages that answer them, how
-much each signal is worth *here*, and hybrid then orders its best candidates by that score. The features
+questions people marked with the passages that answer them, how much each signal is worth *here*, and
+hybrid then orders its best candidates by that score. The features
 describe a candidate relative to the question and to the other candidates, never its words, so a few
 hundred questions are enough to fit them and the weights carry to questions never seen.
 
@@ -114,11 +114,12 @@ class Pool:
     relevant: np.ndarray  # bool per candidate
 
 
-def fit(pools: Sequence[Pool], l2: float = 1.0, start: LinearRanker | None = None) -> LinearRanker:
+def fit(pools: Sequence[Pool], l2: float = 1.0) -> LinearRanker:
     """Weights minimising the mean listwise softmax loss over ``pools`` (the relevant candidates share
-    the target) plus ``l2`` times the squared distance from the starting weights: ``start``'s (the
-    continuous loop) or hybrid's own order (weight 1 on the standardised hybrid score). Pools with no
-    relevant candidate, or nothing but relevant ones, teach nothing and are skipped. Deterministic.
+    the target) plus ``l2`` / the number of pools times the squared distance from hybrid's own order
+    (weight 1 on the standardised hybrid score), the starting point. Pools with no relevant candidate,
+    or nothing but relevant ones, teach nothing and are skipped. Deterministic. (``kg tune`` fits it
+    anew on all people's questions each run: the questions accumulate, the loop continues.)
 
     >>> x = np.eye(len(FEATURES))[[FEATURES.index("hybrid"), FEATURES.index("title_named")]]
     >>> ranker = fit([Pool(x, np.array([False, True]))] * 5)      # the named page answered, not hybrid's first
@@ -131,13 +132,10 @@ def fit(pools: Sequence[Pool], l2: float = 1.0, start: LinearRanker | None = Non
     if not used:
         raise ValueError("fit: no question has both a relevant and an irrelevant candidate")
     stacked = np.vstack([p.features for p in used])
-    if start is not None:
-        mean, scale, prior = start.mean, start.scale, start.weights
-    else:
-        mean, scale = stacked.mean(axis=0), stacked.std(axis=0)
-        scale = np.where(scale > 1e-9, scale, 1.0)
-        prior = np.zeros(len(FEATURES))
-        prior[FEATURES.index("hybrid")] = scale[FEATURES.index("hybrid")]  # the hybrid order, in standardised units
+    mean, scale = stacked.mean(axis=0), stacked.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    prior = np.zeros(len(FEATURES))
+    prior[FEATURES.index("hybrid")] = scale[FEATURES.index("hybrid")]  # the hybrid order, in standardised units
     xs = [(p.features - mean) / scale for p in used]
     targets = [p.relevant / p.relevant.sum() for p in used]
 

@@ -2,8 +2,8 @@
 
 Each question's candidate pool is ranked by the retriever the ranker will sit behind, the passages marked
 relevant are the targets, and a linear listwise fit takes a second or two on a CPU. It learns from
-people's questions only (imported labels, ``kg ask --rate``, ``kg serve``, and answers a judge graded):
-questions generated from single facts are easy in ways real ones are not, and on the bench sets a ranker
+people's questions only (imported labels, ratings from ``kg ask --rate`` and ``kg serve``; not a judge's
+verdicts, whose passages are the ones the reader already cited): questions generated from single facts are easy in ways real ones are not, and on the bench sets a ranker
 fitted on them lowered Recall@5 on real questions by .05 to .11 (``benchmarks/tune_folds.py``).
 
 Being cheap, it is judged by cross-validation over every person's question (each scored by a ranker

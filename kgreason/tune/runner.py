@@ -1,18 +1,20 @@
 """One ``kg tune`` run: training data from the feedback store, then four parts, each kept only when it
-measures better on the held-out questions than what came before it:
+measures better, on questions it never trained on, than what came before it:
 
 1. a fine-tuned embedder, with the graph's vectors re-embedded into the new model version (kept if it
    raises held-out Recall@5; else the version keeps the active one's, or the build's);
-2. a learned ranker (``reason.learned_rank``): hybrid's signals weighed by a linear model fitted on the
-   training questions' candidate pools, seconds of CPU (kept if it adds to the embedder);
-3. a cross-encoder reranker trained behind them (kept if it adds to both);
+2. a learned ranker (``reason.learned_rank``): hybrid's signals weighed by a linear model, seconds of
+   CPU, judged by cross-validation over all people's questions (``tune.ranker``; kept if it beats
+   hybrid there);
+3. a cross-encoder reranker trained behind them (kept if it raises held-out Recall@5 further);
 4. a LoRA reader (kept if it answers the held-out questions better than the active reader, on the
    same retrieval);
 
-and activation only if the version does better than the active one: it retrieves the held-out
-questions no worse and either retrieves or reads them better. With ``closed_book_steps`` it also trains
-a closed-book reader (question -> answer, no sources) for ``kg eval --arms ft``; ``kg ask`` never uses
-it, so it is kept whatever it scores, with its validation figures in the manifest.
+and the version is activated when it kept a part. The held-out gate judges on questions people asked
+(``gate_questions``), never on generated ones alone: without them the embedder, reranker and reader are
+not trained. With ``closed_book_steps`` it also trains a closed-book reader (question -> answer, no
+sources) for ``kg eval --arms ft``; ``kg ask`` never uses it, so it is kept whatever it scores, with its
+validation figures in the manifest.
 
 >>> report = tune(".kg/samples", steps=50)                # doctest: +SKIP
 >>> report.activated, report.recall_before, report.recall_after   # doctest: +SKIP
@@ -166,7 +168,7 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
                                        reranker=CrossEncoderReranker(folder), ranker=ranker)
         parts["reranker"] = _recall(tuned, held_out)
         timings["reranker"] = round(_cpu() - t, 1)
-        if parts["reranker"] > after:  # kept only when it adds to the tuned embedder
+        if parts["reranker"] > after:  # kept only when it adds to the parts before it
             after, reranker = parts["reranker"], tuned.reranker
         else:
             shutil.rmtree(folder)
@@ -205,7 +207,8 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
                 "validation_recall_per_part": {k: round(v, 4) for k, v in parts.items()}, "cpu_seconds_per_part": timings,
                 "reader_steps": reader_steps, "reader_f1_gain": round(reader_gain, 4), "reader_validation": reader_figures,
                 "closed_book_steps": closed_book_steps,
-                "validation_on": "human" if all(q.source == "human" for q in held_out) else "all",
+                "validation_on": ("human" if all(q.source == "human" for q in held_out) else
+                                  "asked" if not any(synthetic(q.source) for q in held_out) else "all"),
                 "closed_book_validation": closed_meta["validation"] if closed_book_steps else None}
     # each part was kept only if it measured better on questions it never trained on (the ranker's test
     # is cross-validation over all people's questions, larger than the held-out split)
@@ -373,7 +376,7 @@ def _recall(kb, questions: list[TrainingQuestion]) -> float:
 
 def _gate_recall(kb, questions: list[TrainingQuestion], cv: CrossValidation) -> float:
     """Held-out Recall@5 with the learned ranker: people's questions as cross-validation scored them (by
-    a ranker fitted without them), the others (generated: never trained on) by ``kb``'s ranker."""
+    a ranker fitted without them), the others (judged or generated: never trained on) by ``kb``'s ranker."""
     others = [q for q in questions if q.question not in cv.with_ranker]
     scores = dict(zip((q.question for q in others),
                       (passage_recall([e.passage_id for e in r.evidence], q.positives, VALIDATION_K)
