@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--graph-dir", type=Path, default=Path("/tmp/kg-bench"), help="graphs built by retrieval.py")
     ap.add_argument("--folds", type=int, choices=(0, 1, 2), default=2, help="folds run both ways (0: only --curve)")
     ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--reranker-steps", type=int, default=200)
+    ap.add_argument("--reranker-steps", type=int, default=0)
     ap.add_argument("--reader-steps", type=int, default=120, help="LoRA reader steps (0: no reader)")
     ap.add_argument("--reader-questions", type=int, default=40, help="evaluated questions the readers answer")
     ap.add_argument("--reader-ablated", type=int, default=20, help="of those, asked again without their gold documents")

@@ -69,7 +69,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     g.add_argument("--trust-generated", action="store_true",
                    help="let kg tune judge a fold's embedder, reranker and reader on generated questions when it holds "
                         "out fewer than 10 labelled ones (kg tune --trust-generated)")
-    g.add_argument("--reranker-steps", type=int, default=200, help="reranker steps per fold (default 200; 0: none)")
+    g.add_argument("--reranker-steps", type=int, default=0, help="reranker steps per fold (default 0: none)")
     g.add_argument("--reader-steps", type=int, default=120, help="RAG reader LoRA steps per fold (default 120)")
     g.add_argument("--closed-book-steps", type=int, default=300, help="closed-book reader LoRA steps per fold (default 300)")
     g.add_argument("--reader-validation", type=int, default=20,
