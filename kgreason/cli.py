@@ -106,17 +106,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_feedback(args: argparse.Namespace) -> int:
     kb = kgreason.open(args.dir)
-    if args.import_file:
-        from .labels import import_labels
+    if args.import_file or args.generate is not None:  # either or both: labels first, then generated questions
+        from .labels import add_generated_questions, import_labels
 
-        added = import_labels(kb, args.import_file)
-        _emit(args, {"added": added}, lambda: f"imported {added} new labelled question(s) from {args.import_file}")
-    elif args.generate is not None:
-        from .labels import add_generated_questions
-
-        added = add_generated_questions(kb, args.generate or None)
-        _emit(args, {"added": added}, lambda: f"added {added} new question(s) generated from the graph's facts")
-        if args.rephrase:
+        done, lines = {}, []
+        if args.import_file:
+            done["imported"] = import_labels(kb, args.import_file)
+            lines.append(f"imported {done['imported']} new labelled question(s) from {args.import_file}")
+        if args.generate is not None:
+            done["generated"] = add_generated_questions(kb, args.generate or None)
+            lines.append(f"added {done['generated']} new question(s) generated from the graph's facts")
+        _emit(args, {"added": sum(done.values()), **done}, lambda: "\n".join(lines))
+        if args.generate is not None and args.rephrase:
             from .labels import add_rephrased_questions
             from .progress import stage
 

@@ -82,6 +82,17 @@ def test_generated_questions_are_stored_as_ai_feedback_once(graph_dir, tmp_path,
     assert all(r.relevant and r.answer and r.question.endswith("?") for r in records)
 
 
+def test_import_and_generate_in_one_command_do_both(graph_dir, tmp_path, capsys):
+    """The README's `kg feedback DIR --generate --import FILE` (it once imported and silently generated nothing)."""
+    import shutil
+
+    g = shutil.copytree(graph_dir, tmp_path / "g")
+    assert main(["feedback", str(g), "--generate", "5", "--import", str(SAMPLES / "questions.jsonl"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"added": 13, "imported": 8, "generated": 5}
+    sources = [r.source for r in kgreason.open(g).feedback_store.all()]
+    assert sources.count("human") == 8 and sources.count("ai:graph-questions") == 5
+
+
 class ScriptedJudge:
     """Grades by a fixed rule: an answer containing ``right`` is correct and supported, others incorrect."""
 
