@@ -135,7 +135,7 @@ def versions(rows: list[dict], active: int) -> str:
     lines = [f"{'*' if active == 0 else ' '} 0  base models"]
     for v in rows:
         lines.append(f"{'*' if v['version'] == active else ' '} {v['version']}  {v['created']}  "
-                     f"{'+'.join(v.get('parts', []))}: validation Recall@5 {v['recall_before']:.3f} -> "
+                     f"{'+'.join(v.get('parts', [])) or 'no parts'}: validation Recall@5 {v['recall_before']:.3f} -> "
                      f"{v['recall_after']:.3f} on {v['validation_questions']} questions "
                      f"({'activated' if v['activated'] else 'not better: kept inactive'})")
     return "\n".join(lines)
@@ -153,8 +153,14 @@ def tune_report(r) -> str:
             f"questions{per_part}; {verdict}\n"
             f"{_ranker_line(r.settings)}{_reader_line(r.settings)}{_closed_book_line(r.settings)}"
             f"{_not_trained_line(r.settings)}"
-            f"trained on {r.train_questions} questions ({', '.join(f'{k} {v}' for k, v in r.sources.items())}) "
+            f"trained on {r.train_questions} questions ({', '.join(f'{k} {v}' for k, v in r.sources.items())}"
+            f"{_held_back(r.settings)}) "
             f"in {r.seconds:.0f} s ({r.cpu_seconds:.0f} CPU s)")
+
+
+def _held_back(settings: dict) -> str:
+    n = settings.get("held_back_sharing_validation_passages") or 0
+    return f"; {n} held back: a passage of theirs answers a validation question" if n else ""
 
 
 def _not_trained_line(settings: dict) -> str:

@@ -106,7 +106,7 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
                                                 ("reader", reader_steps)) if n}
         steps = reranker_steps = reader_steps = 0
         if not (rank and len(people) >= MIN_PEOPLE) and not closed_book_steps:
-            raise ConfigError(f"kg tune: nothing can be judged: the embedder, reranker and reader {reason}; the "
+            raise ConfigError(f"kg tune: nothing can be judged: the embedder, reranker and reader each {reason}; the "
                               f"learned ranker needs {MIN_PEOPLE} people's questions, has {len(people)}. Add people's "
                               "feedback (kg feedback --import, kg ask --rate) or judged answers (kg feedback --judge)")
     held_out = gate or held_out

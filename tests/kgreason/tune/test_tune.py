@@ -134,7 +134,7 @@ def test_kg_tune_end_to_end_on_samples(tmp_path, capsys):
     capsys.readouterr()
     assert main(["tune", str(g), "--steps", "4", "--reranker-steps", "3", "--reader-steps", "0", "--no-progress", "--json"]) == 2
     err = capsys.readouterr().err
-    assert re.search(r"kg tune: nothing can be judged: the embedder, reranker and reader needs at least 10 held-out "
+    assert re.search(r"kg tune: nothing can be judged: the embedder, reranker and reader each needs at least 10 held-out "
                      r"questions people asked \(labels, ratings or judged answers\), has [0-3]:", err)  # of 8 labels
     assert "the learned ranker needs 20 people's questions, has 8." in err
     assert main(["tune", str(g), "--steps", "4", "--reranker-steps", "3", "--reader-steps", "0", "--trust-generated",
