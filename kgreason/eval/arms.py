@@ -64,8 +64,17 @@ class Arm:
         return self.kind in TUNED_KINDS
 
 
-def plan_arms(kinds: Sequence[str], modes: Sequence[str]) -> list[Arm]:
-    """The arms for the requested kinds, retrieval arms once per mode; ConfigError on an unknown kind."""
+ARM_READERS = ("local", "extractive")
+
+
+def plan_arms(kinds: Sequence[str], modes: Sequence[str], readers: Sequence[str] = ARM_READERS) -> list[Arm]:
+    """The arms for the requested kinds, retrieval arms once per mode and reader (``readers``: the LLM,
+    ``local``, and the ``extractive`` reader; the closed-book kinds need the LLM); ConfigError on an
+    unknown kind or reader.
+
+    >>> [a.name for a in plan_arms(["rag", "rag+ft"], ["hybrid"], readers=["extractive"])]
+    ['rag/hybrid/extractive', 'rag+ft/hybrid/extractive']
+    """
     kinds = list(dict.fromkeys(k.strip() for k in kinds if k.strip()))
     unknown = [k for k in kinds if k not in ARM_KINDS]
     if not kinds or unknown:
@@ -73,16 +82,22 @@ def plan_arms(kinds: Sequence[str], modes: Sequence[str]) -> list[Arm]:
     bad = [m for m in modes if m not in RETRIEVAL_MODES]
     if bad or not modes:
         raise ConfigError(f"modes: expected some of {', '.join(RETRIEVAL_MODES)}, got {', '.join(bad) or 'none'}")
+    bad = [r for r in readers if r not in ARM_READERS]
+    if bad or not readers:
+        raise ConfigError(f"arm readers: expected some of {', '.join(ARM_READERS)}, got {', '.join(bad) or 'none'}")
+    closed = [k for k in kinds if k in ("closed-book", "ft")]
+    if closed and "local" not in readers:
+        raise ConfigError(f"arms {', '.join(closed)}: closed-book arms read with the LLM; expected the local reader "
+                          "among the arm readers")
     out = []
     for kind in ARM_KINDS:
         if kind not in kinds:
             continue
         if kind in ("closed-book", "ft"):
             out.append(Arm(kind, kind, None, "local"))
-        for mode in modes if kind == "rag" else ():
-            out += [Arm(f"rag/{mode}", kind, mode, "local"), Arm(f"rag/{mode}/extractive", kind, mode, "extractive")]
-        for mode in modes if kind == "rag+ft" else ():
-            out += [Arm(f"rag+ft/{mode}", kind, mode, "local"), Arm(f"rag+ft/{mode}/extractive", kind, mode, "extractive")]
+        for mode in modes if kind in ("rag", "rag+ft") else ():
+            out += [Arm(f"{kind}/{mode}" + ("" if reader == "local" else f"/{reader}"), kind, mode, reader)
+                    for reader in ARM_READERS if reader in readers]
     return out
 
 

@@ -54,6 +54,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                                   "closed-book), rag (retrieval + base LLM, and + the extractive reader, per --modes), "
                                   "rag+ft (tuned retrieval + tuned LLM, and + the extractive reader); instead of "
                                   "comparing modes")
+    g.add_argument("--arm-readers", default="local,extractive",
+                   help="readers of the rag and rag+ft arms: local (the LLM), extractive, or both (default)")
     g.add_argument("--volume", type=float, default=10_000, help="questions a month the recommendation is for (default 10000)")
     g.add_argument("--months", type=int, default=12, help="horizon of the total cost (default 12)")
     g.add_argument("--label-fraction", type=float, help="train the tuned arms inside the run: the share of questions "
@@ -133,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress, charts=not args.no_charts, command=" ".join(["kg", *sys.argv[1:]]),
             arms=args.arms.split(",") if args.arms else None, volume=args.volume, months=args.months,
             label_fraction=args.label_fraction, folds=args.folds, reader_model=args.reader_model,
-            label_curve=args.label_curve,
+            label_curve=args.label_curve, arm_readers=[r.strip() for r in args.arm_readers.split(",") if r.strip()],
             tune_options={"generate": args.generate, "steps": args.tune_steps, "reranker_steps": args.reranker_steps,
                           "reader_steps": args.reader_steps, "closed_book_steps": args.closed_book_steps,
                           "reader_validation": args.reader_validation, "trust_generated": args.trust_generated},

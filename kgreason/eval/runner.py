@@ -160,7 +160,8 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
              engine: Engine | None = None, resume: bool = False, progress: bool = True, charts: bool = True,
              warmup: bool = True, command: str | None = None, arms: Sequence[str] | None = None,
              volume: float = 10_000, months: int = 12, label_fraction: float | None = None, folds: int | None = None,
-             tune_options: dict | None = None, reader_model: str = "", label_curve: Sequence[int] = ()) -> "EvalReport":
+             tune_options: dict | None = None, reader_model: str = "", label_curve: Sequence[int] = (),
+             arm_readers: Sequence[str] = ("local", "extractive")) -> "EvalReport":
     """Evaluate every mode on ``dataset`` and write report.md, report.json and charts to ``out``.
 
     Returns the report; ``report.partial`` is True when Ctrl-C stopped the run early (the report then
@@ -179,6 +180,7 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
     keyword arguments plus ``generate``, the generated questions added); the report then opens with a
     recommendation for ``volume`` questions a month over ``months``. ``label_curve`` (label counts, with
     folds) adds the learning curve: the tuned arms trained again on the first N labels of each fold.
+    ``arm_readers``: the readers the retrieval arms run (the LLM, ``local``, and ``extractive``).
     """
     settings = config if isinstance(config, Settings) else Settings.of(build=config)
     generator = generator or settings.generate.generator
@@ -188,7 +190,7 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
     if arms:
         from .arms import fold_plan, plan_arms
 
-        arm_list = plan_arms(arms, modes)
+        arm_list = plan_arms(arms, modes, arm_readers)
         if (label_fraction is None) != (folds is None):
             raise ConfigError("--label-fraction and --folds go together: give both to train inside the run, or "
                               "neither to use the graph's active kg tune version")

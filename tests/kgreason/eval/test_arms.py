@@ -32,6 +32,13 @@ def test_plan_arms_names_kinds_and_order():
         plan_arms(["rag", "fine-tune"], ["hybrid"])
     with pytest.raises(ConfigError, match="modes: expected some of .*got vector"):
         plan_arms(["rag"], ["vector"])
+    assert [a.name for a in plan_arms(["rag+ft", "rag"], ["bm25"], ["extractive"])] == ["rag/bm25/extractive",
+                                                                                       "rag+ft/bm25/extractive"]
+    assert [a.name for a in plan_arms(["rag"], ["bm25"], ["local"])] == ["rag/bm25"]
+    with pytest.raises(ConfigError, match="arm readers: expected some of local, extractive, got gpt"):
+        plan_arms(["rag"], ["bm25"], ["gpt"])
+    with pytest.raises(ConfigError, match="arms ft: closed-book arms read with the LLM"):
+        plan_arms(["ft", "rag"], ["bm25"], ["extractive"])
 
 
 def test_fold_plan_evaluates_each_question_once_and_never_trains_on_it():
