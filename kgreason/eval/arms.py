@@ -101,6 +101,21 @@ def plan_arms(kinds: Sequence[str], modes: Sequence[str], readers: Sequence[str]
     return out
 
 
+def needed_training(arms: Sequence[Arm], tune_options: dict[str, Any]) -> dict[str, Any]:
+    """``kg tune`` options with the parts no arm reads set to 0 steps: the closed-book reader without
+    the ``ft`` arm, the RAG reader without an LLM ``rag+ft`` arm (the extractive one reads untrained).
+
+    >>> needed_training(plan_arms(["rag+ft"], ["hybrid"], ["extractive"]), {"reader_steps": 120, "closed_book_steps": 300})
+    {'reader_steps': 0, 'closed_book_steps': 0}
+    """
+    out = dict(tune_options)
+    if not any(a.kind == "ft" for a in arms) and "closed_book_steps" in out:
+        out["closed_book_steps"] = 0
+    if not any(a.kind == "rag+ft" and a.reader == "local" for a in arms) and "reader_steps" in out:
+        out["reader_steps"] = 0
+    return out
+
+
 def fold_plan(questions: Sequence, label_fraction: float, folds: int) -> list[tuple[list, list]]:
     """(labelled, evaluated) per fold: the evaluated parts are consecutive and cover every question once;
     the labelled ones are the first ``label_fraction`` x all questions among the other parts."""

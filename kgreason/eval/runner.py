@@ -188,7 +188,7 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
     modes, k_values = _check_options(modes, k_values, answer_k)
     arm_list = None
     if arms:
-        from .arms import fold_plan, plan_arms
+        from .arms import fold_plan, needed_training, plan_arms
 
         arm_list = plan_arms(arms, modes, arm_readers)
         if (label_fraction is None) != (folds is None):
@@ -197,6 +197,7 @@ def evaluate(dataset: str | Path, out: str | Path, *, modes: Sequence[str] = DEF
         if folds and any(a.kind == "ft" for a in arm_list) and not (tune_options or {}).get("closed_book_steps"):
             raise ConfigError("arm ft with --folds: the closed-book reader needs training steps; expected "
                               "--closed-book-steps above 0")
+        tune_options = needed_training(arm_list, tune_options or {})
         if volume <= 0 or months < 1:
             raise ConfigError(f"volume and months: expected a positive volume and at least 1 month, got {volume} and {months}")
         if label_curve and not (folds and any(a.tuned for a in arm_list)):
