@@ -234,10 +234,11 @@ def label_file(questions: Sequence[EvalQuestion], path: Path) -> Path:
 
 
 def train_fold(graph_dir: Path, fold_dir: Path, labelled: Sequence[EvalQuestion], roots: Sequence[Path],
-               tune_options: dict[str, Any], progress: bool) -> Path:
+               tune_options: dict[str, Any], progress: bool, untrained_ok: bool = False) -> Path:
     """A copy of the graph in ``fold_dir/graph`` whose active version was trained on ``labelled`` (as
     human feedback) and ``tune_options["generate"]`` generated questions; reused when a previous,
-    interrupted run already trained it with the same labels."""
+    interrupted run already trained it with the same labels. With ``untrained_ok``, a ``kg tune`` that
+    finds nothing it can judge (too few labels) leaves the copy on the base models instead of failing."""
     import kgreason
     from kgreason.labels import add_generated_questions, import_labels
 
@@ -256,7 +257,13 @@ def train_fold(graph_dir: Path, fold_dir: Path, labelled: Sequence[EvalQuestion]
         import_labels(kb, label_file(labelled, fold_dir / "labels.jsonl"), tuple(roots))
     add_generated_questions(kb, tune_options.get("generate"))
     options = {k: v for k, v in tune_options.items() if k != "generate"}
-    report = tune(g, progress=progress, **options)
+    try:
+        report = tune(g, progress=progress, **options)
+    except ConfigError as exc:
+        if not untrained_ok:
+            raise
+        done.write_text(json.dumps({"labelled": ids, "version": 0, "refused": str(exc)}), encoding="utf-8")
+        return g
     versions.activate(g, report.version)  # measured whether or not its own gate activated it (recorded)
     done.write_text(json.dumps({"labelled": ids, "version": report.version, "gate_activated": report.activated}),
                     encoding="utf-8")
@@ -379,8 +386,10 @@ def run_curve(arms: Sequence[Arm], ds, graph_dir: Path, out: Path, settings, *, 
         results, training = [], []
         for fold, (labelled, evaluated) in enumerate(plan, 1):
             fold_dir = out / CURVE_DIR / str(count) / str(fold)
-            g = train_fold(graph_dir, fold_dir, labelled[:count], ds.sources, tune_options, progress)
+            g = train_fold(graph_dir, fold_dir, labelled[:count], ds.sources, tune_options, progress, untrained_ok=True)
             models = open_models(g, settings, model=model)
+            if models.tuned is None:  # kg tune had too few labels to judge anything by: the base models stay
+                models = replace(models, tuned=models.base, ft=models.ft or models.closed_book)
             keys = keys_for(models.base.graph, g)
             results += [score_arm(models, a, q, keys, k_values, answer_k, cpu) for q in evaluated for a in tuned]
             training.append(models.training)
