@@ -146,6 +146,6 @@ def _label_lines(r: EvalReport) -> list[str]:
         if v["usd_per_point"] is None:
             lines.append(f"- **{n}**: {change}: the labels bought no F1 here.")
         else:
-            lines.append(f"- **{n}**: {change}: {v['points_per_label']:+.2f} F1 points a labelled question, "
+            lines.append(f"- **{n}**: {change}: {v['points_per_label']:+.3g} F1 points a labelled question, "
                          f"{usd(v['usd_per_point'])} of labelling per F1 point.")
     return lines + [""]

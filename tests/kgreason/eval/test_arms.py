@@ -212,7 +212,7 @@ def test_the_label_curve_trains_on_fewer_labels_and_prices_a_label(dataset, tmp_
     md = (out / "report.md").read_text()
     assert md.index("## RAG, fine-tuning or both") < md.index("## Value of labels") < md.index("## Summary")
     assert "- **rag+ft/bm25**: F1 66.7 with 0 labels -> 58.3 with 2: the labels bought no F1 here." in md
-    assert f"- **rag+ft/bm25/extractive**: F1 41.7 with 0 labels -> 58.3 with 2: {gain / 2:+.2f} F1 points" in md
+    assert f"- **rag+ft/bm25/extractive**: F1 41.7 with 0 labels -> 58.3 with 2: {gain / 2:+.3g} F1 points" in md
     assert (out / "quality_vs_labels.png").stat().st_size > 5000
     saved = json.loads((out / "curve.json").read_text())
     assert [p["labels"] for p in saved["points"]] == [0, 1]
