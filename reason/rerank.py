@@ -20,6 +20,8 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from .fusion import pool_standardize
+
 
 @runtime_checkable
 class Reranker(Protocol):
@@ -40,13 +42,8 @@ def rerank(question: str, scores: Sequence[float], texts: Sequence[str], reranke
     if len(base) < 2:
         return base
     spread = base.std() or 1.0
-    model = _standardise(np.asarray(reranker.score(question, list(texts)), dtype=float))
-    return base.mean() + spread * (_standardise(base) + weight * model)
-
-
-def _standardise(x: np.ndarray) -> np.ndarray:
-    spread = x.std()
-    return (x - x.mean()) / spread if spread > 0 else np.zeros_like(x)
+    model = pool_standardize(np.asarray(reranker.score(question, list(texts)), dtype=float))
+    return base.mean() + spread * (pool_standardize(base) + weight * model)
 
 
 class CrossEncoderReranker:

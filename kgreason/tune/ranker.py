@@ -76,7 +76,7 @@ def cross_validate(kb, questions: Sequence[TrainingQuestion], folds: int = FOLDS
     retriever = kb.retriever
     pools = candidate_pools(kb, questions, progress)
     fold_of = [int(hashlib.sha1(q.question.encode("utf-8")).hexdigest()[:8], 16) % folds for q in questions]
-    without = _recalls(kb, questions)
+    without = recalls(kb, questions)
     with_ranker: dict[str, float] = {}
     for f in range(folds):
         test = [q for q, at in zip(questions, fold_of) if at == f]
@@ -85,7 +85,7 @@ def cross_validate(kb, questions: Sequence[TrainingQuestion], folds: int = FOLDS
         model = _fit([p for p, at in zip(pools, fold_of) if at != f])
         retriever.ranker = model
         try:
-            with_ranker.update(_recalls(kb, test) if model is not None else {q.question: without[q.question] for q in test})
+            with_ranker.update(recalls(kb, test) if model is not None else {q.question: without[q.question] for q in test})
         finally:
             retriever.ranker = None
     return CrossValidation(without, with_ranker, _fit(pools), folds)
@@ -98,7 +98,8 @@ def _fit(pools: list[Pool]) -> LinearRanker | None:
         return None
 
 
-def _recalls(kb, questions: Sequence[TrainingQuestion]) -> dict[str, float]:
-    retrievals = kb.retrieve_many([q.question for q in questions], k=K, mode="hybrid")
-    return {q.question: passage_recall([e.passage_id for e in r.evidence], q.positives, K)
+def recalls(kb, questions: Sequence[TrainingQuestion], k: int = K) -> dict[str, float]:
+    """Recall@``k`` of each question's positives (by question text) in ``kb``'s hybrid retrieval."""
+    retrievals = kb.retrieve_many([q.question for q in questions], k=k, mode="hybrid")
+    return {q.question: passage_recall([e.passage_id for e in r.evidence], q.positives, k)
             for q, r in zip(questions, retrievals)}

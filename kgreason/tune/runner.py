@@ -40,12 +40,12 @@ from reason.rerank import CrossEncoderReranker
 from ..labels import GENERATED_SOURCE, REPHRASED_SOURCE
 from ..progress import stage
 from . import versions
-from .data import TrainingQuestion, passage_recall, split, training_questions
+from .data import TrainingQuestion, split, training_questions
 from .embedder import base_model_folder, export_onnx, train_embedder
 from .reader import (ADAPTER_FILE, BASE_READER, CLOSED_BOOK_DIR, LORA_DIR, READER_STEPS, READER_VALIDATION,
                      base_reader_folder, closed_book_examples, closed_book_scores, reader_examples, reader_scores,
                      train_reader)
-from .ranker import MIN_PEOPLE, CrossValidation, cross_validate
+from .ranker import MIN_PEOPLE, CrossValidation, cross_validate, recalls
 from .reranker import RerankGroup, train_reranker
 
 MIN_QUESTIONS = 10  # fewer training questions than this cannot move an embedder, only overfit it
@@ -386,19 +386,15 @@ def _text(kb, passage_id: str) -> str:
 
 
 def _recall(kb, questions: list[TrainingQuestion]) -> float:
-    scores = [passage_recall([e.passage_id for e in r.evidence], q.positives, VALIDATION_K)
-              for q, r in zip(questions, _ranked(kb, questions, lambda q: VALIDATION_K))]
-    return float(np.mean(scores)) if scores else 0.0
+    scores = recalls(kb, questions, VALIDATION_K)
+    return float(np.mean([scores[q.question] for q in questions])) if questions else 0.0
 
 
 def _gate_recall(kb, questions: list[TrainingQuestion], cv: CrossValidation) -> float:
     """Held-out Recall@5 with the learned ranker: people's questions as cross-validation scored them (by
     a ranker fitted without them), the others (judged or generated: never trained on) by ``kb``'s ranker."""
-    others = [q for q in questions if q.question not in cv.with_ranker]
-    scores = dict(zip((q.question for q in others),
-                      (passage_recall([e.passage_id for e in r.evidence], q.positives, VALIDATION_K)
-                       for q, r in zip(others, _ranked(kb, others, lambda q: VALIDATION_K)))))
-    return float(np.mean([cv.with_ranker.get(q.question, scores.get(q.question, 0.0)) for q in questions])) if questions else 0.0
+    scores = recalls(kb, [q for q in questions if q.question not in cv.with_ranker], VALIDATION_K) | cv.with_ranker
+    return float(np.mean([scores[q.question] for q in questions])) if questions else 0.0
 
 
 def _reembed(kb, embedder, step) -> dict[str, VectorTable]:
