@@ -304,7 +304,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--retrieve-only", action="store_true", help="show the ranked evidence only, no answer")
     a.add_argument("--rate", action="store_true", help="then ask whether the answer was right and store the verdict")
 
-    t = command("tune", cmd_tune, "fine-tune the graph's embedder, ranker, reranker and reader on its feedback; keep them only if they measure better")
+    t = command("tune", cmd_tune, "fine-tune the graph's embedder, ranker and reader (and, if asked, a reranker) on its feedback; keep what measures better")
     t.add_argument("dir", type=Path, help="graph directory")
     t.add_argument("--steps", type=int, default=200, help="embedder training batches (default 200; 0: no embedder)")
     t.add_argument("--no-ranker", action="store_true", help="train no learned ranker (hybrid's signals weighed on the feedback)")
