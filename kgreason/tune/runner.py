@@ -122,7 +122,7 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
     if steps:
         t = _cpu()
         with stage("tune embedder", steps, "step", progress) as step:
-            st_folder = train_embedder(_start_from(graph_dir, parent), _triplets(kb, train), staging / "embedder",
+            st_folder = train_embedder(_parent_part(graph_dir, parent, "embedder") or base_model_folder(), _triplets(kb, train), staging / "embedder",
                                        steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=step)
         export_onnx(st_folder, staging / "onnx")
         candidate = versions.open_embedder(staging)
@@ -166,7 +166,7 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
     if reranker_steps:
         t = _cpu()
         with stage("tune reranker", reranker_steps, "step", progress) as step:
-            folder = train_reranker(_reranker_start(graph_dir, parent), _groups(tuned, train), staging / "reranker",
+            folder = train_reranker(_parent_part(graph_dir, parent, "reranker") or base_model_folder(), _groups(tuned, train), staging / "reranker",
                                     steps=reranker_steps, seed=seed, progress=step)
         tuned = kgreason.KnowledgeBase(graph_dir, tuned.graph, embedder=tuned.embedder,
                                        reranker=CrossEncoderReranker(folder), ranker=ranker)
@@ -182,7 +182,7 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
     if reader_steps:
         t = _cpu()
         reader_meta = _tune_reader(kb.reader, tuned, train, held_out, staging / "reader", steps=reader_steps, seed=seed,
-                                   validation=reader_validation, start=_reader_start(graph_dir, parent), progress=progress)
+                                   validation=reader_validation, start=_parent_part(graph_dir, parent, "reader", LORA_DIR), progress=progress)
         timings["reader"] = round(_cpu() - t, 1)
         reader_gain = reader_meta["validation"]["after"]["f1"] - reader_meta["validation"]["before"]["f1"]
         reader_figures = reader_meta["validation"]
@@ -197,7 +197,7 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
         t = _cpu()
         closed_meta = _tune_closed_book(kb.reader.model if kb.reader else BASE_READER, train, held_out,
                                         staging / CLOSED_BOOK_DIR, steps=closed_book_steps, seed=seed,
-                                        validation=reader_validation, start=_closed_book_start(graph_dir, parent),
+                                        validation=reader_validation, start=_parent_part(graph_dir, parent, CLOSED_BOOK_DIR, LORA_DIR),
                                         progress=progress)
         timings["closed_book"] = round(_cpu() - t, 1)
     elif parent and (versions.version_dir(graph_dir, parent) / CLOSED_BOOK_DIR).is_dir():  # carried over
@@ -273,21 +273,11 @@ def gate_questions(held_out: list[TrainingQuestion], trust_generated: bool = Fal
     return list(held_out) if trust_generated else []
 
 
-def _start_from(graph_dir, parent: int) -> Path:
-    """The continuous loop: a run starts from the active version's embedder (when it has one)."""
-    folder = versions.version_dir(graph_dir, parent) / "embedder" if parent else None
-    return folder if folder is not None and folder.is_dir() else base_model_folder()
-
-
-def _reranker_start(graph_dir, parent: int) -> Path:
-    """The active version's reranker when it has one, else the packaged MiniLM weights."""
-    folder = versions.version_dir(graph_dir, parent) / "reranker" if parent else None
-    return folder if folder is not None and folder.is_dir() else base_model_folder()
-
-
-def _reader_start(graph_dir, parent: int) -> Path | None:
-    """The active version's LoRA adapter when it has a reader: the continuous loop for the reader."""
-    folder = versions.version_dir(graph_dir, parent) / "reader" / LORA_DIR if parent else None
+def _parent_part(graph_dir, parent: int, *path: str) -> Path | None:
+    """The continuous loop: the active version's folder ``path`` (its embedder, reranker, a reader's LoRA
+    adapter) when it has one, which a run starts from; None when it has none (then the embedder and the
+    reranker start from the packaged MiniLM weights, a reader from a fresh adapter)."""
+    folder = versions.version_dir(graph_dir, parent).joinpath(*path) if parent else None
     return folder if folder is not None and folder.is_dir() else None
 
 
@@ -308,11 +298,6 @@ def _tune_reader(current, kb, train: list[TrainingQuestion], held_out: list[Trai
     return {"model": model, "adapter": ADAPTER_FILE, "steps": steps, "continued_from": str(start or ""),
             "examples": {"answer": sum(e.answerable for e in examples), "abstain": sum(not e.answerable for e in examples)},
             "context_tokens": READER_CONTEXT_TOKENS, "validation": {"before": before, "after": after}}
-
-
-def _closed_book_start(graph_dir, parent: int) -> Path | None:
-    folder = versions.version_dir(graph_dir, parent) / CLOSED_BOOK_DIR / LORA_DIR if parent else None
-    return folder if folder is not None and folder.is_dir() else None
 
 
 def _tune_closed_book(model: str, train: list[TrainingQuestion], held_out: list[TrainingQuestion], out: Path, *,
