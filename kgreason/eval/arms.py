@@ -101,6 +101,18 @@ def plan_arms(kinds: Sequence[str], modes: Sequence[str], readers: Sequence[str]
     return out
 
 
+def untuned_arm(name: str) -> str | None:
+    """The arm a tuned arm is measured against: ``rag+ft/X`` -> ``rag/X``, ``ft`` -> ``closed-book``; None
+    for an untuned arm.
+
+    >>> untuned_arm("rag+ft/hybrid/extractive"), untuned_arm("ft"), untuned_arm("rag/hybrid")
+    ('rag/hybrid/extractive', 'closed-book', None)
+    """
+    if name.startswith("rag+ft/"):
+        return "rag/" + name.removeprefix("rag+ft/")
+    return "closed-book" if name == "ft" else None
+
+
 def needed_training(arms: Sequence[Arm], tune_options: dict[str, Any]) -> dict[str, Any]:
     """``kg tune`` options with the parts no arm reads set to 0 steps: the closed-book reader without
     the ``ft`` arm, the RAG reader without an LLM ``rag+ft`` arm (the extractive one reads untrained).

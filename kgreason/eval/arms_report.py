@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+from .arms import untuned_arm
 from .cost import Prices
 from .decision import CORRECT_F1, ArmCost, decide, label_value, volume_text
 from .markdown import num, pct, table, usd
@@ -128,7 +129,7 @@ def _label_lines(r: EvalReport) -> list[str]:
     if not points:
         return []
     names = list(points[0]["arms"])
-    untuned = {n: n.replace("rag+ft/", "rag/", 1) for n in names if n.replace("rag+ft/", "rag/", 1) in r.modes}
+    untuned = {n: untuned_arm(n) for n in names if untuned_arm(n) in r.modes}
     lines = ["## Value of labels", "", "The tuned arms trained again on the first N labelled questions of each fold "
              "(0: generated questions only), scored on the same evaluated parts; the last row is the main run. "
              "F1 (and Recall where the arm retrieves):", ""]

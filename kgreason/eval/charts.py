@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from .arms import untuned_arm
 from .records import EvalReport
 
 
@@ -132,8 +133,8 @@ def labels_chart(report: "EvalReport", path: Path) -> None:
     for i, name in enumerate(points[0]["arms"]):
         ax.plot([p["labels"] for p in points], [100 * p["arms"][name]["f1"] for p in points], marker="o",
                 color=f"C{i}", label=name)
-        untuned = name.replace("rag+ft/", "rag/", 1)
-        if untuned != name and untuned in report.modes:
+        untuned = untuned_arm(name)
+        if untuned in report.modes:
             ax.axhline(100 * report.modes[untuned].f1, color=f"C{i}", linestyle="--", linewidth=1, label=untuned)
     ax.set(xlabel="labelled questions a fold (plus generated questions)", ylabel="F1",
            title="Quality against labels")
