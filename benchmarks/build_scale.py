@@ -47,21 +47,32 @@ def corpus(size: int, folder: Path) -> Path:
     return path
 
 
-def tree_memory(pid: int) -> int:
+def tree_memory(pid: int) -> tuple[int, dict[str, int]]:
+    """The proportional set size of ``pid`` and every process under it, in all and by kind of process
+    (``driver`` for ``pid`` itself; a Ray worker by the actor or task it runs, from its title)."""
     import psutil
 
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
-    total = 0
+        return 0, {}
+    parts: dict[str, int] = {}
     for p in procs:
         try:  # proportional set size: pages shared by forked workers (or Ray's object store) count once
-            total += p.memory_full_info().pss
+            pss = p.memory_full_info().pss
+            kind = "driver" if p.pid == pid else _kind(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return total
+            continue
+        parts[kind] = parts.get(kind, 0) + pss
+    return sum(parts.values()), parts
+
+
+def _kind(proc) -> str:
+    """A short name for a process under the build: Ray titles its workers ``ray::ActorName.method``."""
+    words = proc.cmdline() or [proc.name()]
+    title = words[0] if words[0].startswith("ray::") else proc.name()
+    return title.split(".")[0].split(":")[-1] or title
 
 
 def timed_build(source: Path, out: Path, engine: str) -> dict:
@@ -69,9 +80,11 @@ def timed_build(source: Path, out: Path, engine: str) -> dict:
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:  # pipes could fill
         proc = subprocess.Popen([sys.executable, "-c", BUILD, str(source), str(out), engine],
                                 stdout=stdout, stderr=stderr, text=True, start_new_session=True)
-        peak = 0
+        peak, at_peak = 0, {}
         while proc.poll() is None:
-            peak = max(peak, tree_memory(proc.pid))
+            total, parts = tree_memory(proc.pid)
+            if total > peak:
+                peak, at_peak = total, parts
             time.sleep(0.5)
         seconds = time.perf_counter() - started
         stdout.seek(0), stderr.seek(0)
@@ -79,7 +92,8 @@ def timed_build(source: Path, out: Path, engine: str) -> dict:
             raise SystemExit(f"{engine} build of {source} failed:\n{stderr.read()[-2000:]}")
         timings = json.loads(stdout.read().strip().splitlines()[-1])
     return {"seconds": round(seconds, 1), "peak_gb": round(peak / 2**30, 2),
-            "stages": {k: round(v, 1) for k, v in timings.items()}}
+            "stages": {k: round(v, 1) for k, v in timings.items()},
+            "at_peak_gb": {k: round(v / 2**30, 2) for k, v in sorted(at_peak.items(), key=lambda kv: -kv[1])}}
 
 
 def chart(report: dict, path: Path) -> None:
@@ -126,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{size:>7} passages: {line}{ratio}", flush=True)
             for engine, r in row.items():
                 print(f"          {engine} stages (s): {r['stages']}", flush=True)
+                print(f"          {engine} memory at the peak (GB): {r['at_peak_gb']}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
     if args.chart and all(len(r) == 2 for r in report.values()):

@@ -182,6 +182,7 @@ def assemble_graph(
     pas = {p.id: p for p in sorted(passages, key=lambda p: (p.doc_id, p.index))}
     mentions: dict[str, Mention] = {}
     evidence: dict[tuple[str, str, str], list[Provenance]] = defaultdict(list)
+    sentences: dict[tuple[str, int, int], str] = {}
     for ex in sorted(extractions, key=lambda x: x.doc_id):
         text = docs[ex.doc_id].text
         for m in ex.mentions:
@@ -190,7 +191,10 @@ def assemble_graph(
             s, o = resolution.assignments.get(r.subject), resolution.assignments.get(r.object)
             if s is None or o is None or s == o:
                 continue
-            sentence = text[r.sentence_start : r.sentence_end]
+            key = (ex.doc_id, r.sentence_start, r.sentence_end)  # relations of one sentence share its text
+            sentence = sentences.get(key)
+            if sentence is None:
+                sentence = sentences[key] = text[r.sentence_start : r.sentence_end]
             evidence[(s, r.predicate, o)].append(
                 Provenance(ex.doc_id, r.passage_id, r.sentence_start, r.sentence_end, sentence, r.confidence)
             )
