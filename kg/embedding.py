@@ -142,6 +142,15 @@ class CachedEmbedder:
     def __len__(self) -> int:
         return len(self._memo)
 
+    def forget(self) -> None:
+        """Drop every remembered vector (it still embeds afterwards, remembering again unless frozen).
+
+        >>> cached = CachedEmbedder(HashingEmbedder(dim=8))
+        >>> _ = cached.embed(["a"]); cached.forget(); len(cached), cached.embed(["a"]).shape
+        (0, (1, 8))
+        """
+        self._memo.clear()
+
     def prime(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Remember vectors already computed by the same model (e.g. by a previous build)."""
         self._memo.update(zip(texts, vectors))

@@ -111,7 +111,7 @@ def _write(con: sqlite3.Connection, g: KnowledgeGraph, extractions: dict[str, Do
         dim = int(vec.shape[1]) if vec.ndim == 2 else 0
         con.execute(
             "INSERT INTO vectors VALUES (?, ?, ?, ?, ?)",
-            (name, table.model, dim, json.dumps(list(table.ids)), vec.tobytes()),
+            (name, table.model, dim, json.dumps(list(table.ids)), memoryview(vec.reshape(-1).view(np.uint8))),  # no bytes copy
         )
 
 

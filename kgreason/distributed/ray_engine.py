@@ -66,13 +66,11 @@ class RayEngine:
         return self
 
     def __exit__(self, *exc) -> None:
-        ray = _ray()
         for pool in self._pools:
-            for actor in pool:
-                ray.kill(actor)
+            self._kill(pool)
         self._pools.clear()
         if self._started:
-            ray.shutdown()
+            _ray().shutdown()
             self._started = False
 
     @property
@@ -103,7 +101,17 @@ class RayEngine:
             self._pools.append(actors)
             return actors
 
-        return RayEmbedder(local, start)
+        def stop(actors: list[Any]) -> None:
+            self._kill(actors)
+            self._pools.remove(actors)
+
+        return RayEmbedder(local, start, stop)
+
+    @staticmethod
+    def _kill(actors: list[Any]) -> None:
+        ray = _ray()
+        for actor in actors:
+            ray.kill(actor)
 
 
 class RayExtractor:
@@ -120,6 +128,7 @@ class RayExtractor:
         dataset = data.from_items(items, override_num_blocks=max(1, len(items) // EXTRACT_BATCH)).map_batches(
             _ExtractBatch, fn_constructor_kwargs={"config": self.config.to_dict()}, batch_size=EXTRACT_BATCH,
             batch_format="numpy", compute=data.ActorPoolStrategy(size=min(self.actors, len(items))), num_cpus=1)
+        del items  # from_items has put them in Ray's object store: the driver need not hold a second copy
         out: list[Any] = [None] * len(inputs)
         for row in _reraised(dataset.iter_rows()):
             n = int(row["i"])
@@ -199,10 +208,17 @@ def _checked(result: Any) -> Any:
 class RayEmbedder:
     """Embeds on Ray actors, in the groups the local embedder would use (see the module docstring)."""
 
-    def __init__(self, local: Any, start: Callable[[], list[Any]]):
-        self.local, self._start = local, start
+    def __init__(self, local: Any, start: Callable[[], list[Any]], stop: Callable[[list[Any]], None]):
+        self.local, self._start, self._stop = local, start, stop
         self.name = local.name
         self._actors: list[Any] | None = None
+
+    def close(self) -> None:
+        """Stop the actors (the build calls it once everything is embedded, before saving); a later
+        call to ``embed`` starts new ones."""
+        if self._actors is not None:
+            self._stop(self._actors)
+            self._actors = None
 
     def config(self) -> dict[str, Any]:
         return self.local.config() if hasattr(self.local, "config") else {}
