@@ -22,8 +22,6 @@ a little and many move it more.
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -31,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from kg.errors import StoreError
+from kg.files import load_model_file, save_model_file
 from kg.text import name_key
 
 from .fusion import pool_standardize
@@ -81,25 +80,12 @@ class LinearRanker:
 
     def save(self, folder: str | Path) -> Path:
         """Write ``ranker.json`` into ``folder`` (atomically: a temporary file renamed)."""
-        path = Path(folder) / RANKER_FILE
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return save_model_file(Path(folder) / RANKER_FILE, self.to_dict())
 
     @classmethod
     def load(cls, folder: str | Path) -> "LinearRanker":
         path = Path(folder) / RANKER_FILE
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise StoreError(f"{path}: unreadable learned ranker ({exc})") from None
-        if data.get("format") != FORMAT_NAME or data.get("format_version") != FORMAT_VERSION:
-            raise StoreError(f"{path}: format {data.get('format')!r} version {data.get('format_version')!r}, "
-                             f"expected {FORMAT_NAME!r} version {FORMAT_VERSION}")
-        if tuple(data.get("features", ())) != FEATURES:
-            raise StoreError(f"{path}: trained on features {data.get('features')}, but this kgreason computes "
-                             f"{list(FEATURES)}; run kg tune again")
+        data = load_model_file(path, "learned ranker", FORMAT_NAME, FORMAT_VERSION, FEATURES)
         arrays = [np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "weights")]
         if any(a.shape != (len(FEATURES),) for a in arrays):
             raise StoreError(f"{path}: expected {len(FEATURES)} values in mean, scale and weights")
