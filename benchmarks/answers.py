@@ -12,10 +12,17 @@ gold documents excluded from retrieval (``Retriever.retrieve(..., exclude=...)``
 longer hold its answer. Reported: the share of those ablated questions the reader abstained on, and the
 share of normal questions it answered among those whose gold documents were all retrieved.
 
+``--gate-folds`` adds the evidence gate ``kg tune`` fits (``reason.sufficiency``, ``kgreason.tune.gate``),
+as a team that labelled half its questions would have it: the questions are cut in two folds by
+position, the labels of one fold (questions with their supporting documents) fit and cross-validate a
+gate, and the other fold is answered behind it (no gate where the cross-validation did not keep one);
+then the folds swap. ``--limit N`` then takes the first N/2 questions of each fold.
+
     python benchmarks/answers.py --limit 50
     python benchmarks/answers.py --generators extractive --sets 2wiki_combined164 --json out.json
     python benchmarks/answers.py --generators extractive --limit 30 --ablate-gold
     python benchmarks/answers.py --generators local:qwen2.5-0.5b --limit 10 --ablate-gold
+    python benchmarks/answers.py --generators extractive --ablate-gold --gate-folds
 """
 from __future__ import annotations
 
@@ -81,24 +88,54 @@ def gold_documents(kb, question: dict) -> set[str]:
     return {by_external[i] for i in question.get("supporting_ids", ()) if i in by_external}
 
 
-def run_set(kb, questions: list[dict], generators: dict, k: int, ablate: bool | int = False) -> dict[str, dict]:
+def fold_gates(kb, questions: list[dict], limit: int | None) -> tuple[list[dict], list, list[dict]]:
+    """(the questions to answer, the evidence gate each is answered behind, what each fold's
+    cross-validation measured): ``--gate-folds`` in the module docstring."""
+    from kgreason.tune.data import TrainingQuestion
+    from kgreason.tune.gate import cross_validate_gate, gate_rows
+
+    half = len(questions) // 2
+    folds = [questions[:half], questions[half:]]
+    picked, gates, figures = [], [], []
+    for at, fold in enumerate(folds):
+        labelled = folds[1 - at]
+        train = [TrainingQuestion(q["question"], tuple(p.id for d in sorted(gold_documents(kb, q))
+                                                      for p in kb.graph.passages_of(d)), "human")
+                 for q in labelled]
+        try:
+            validated = cross_validate_gate(gate_rows(kb, [t for t in train if t.positives]))
+            gate, summary = validated.gate, validated.summary()
+        except ValueError as exc:
+            gate, summary = None, {"kept": False, "reason": str(exc)}
+        chosen = fold[:limit // 2] if limit else fold
+        picked += chosen
+        gates += [gate] * len(chosen)
+        figures.append({"labelled_fold": 2 - at, **summary})
+        print(f"  gate fitted on fold {2 - at}: {summary}", flush=True)
+    return picked, gates, figures
+
+
+def run_set(kb, questions: list[dict], generators: dict, k: int, ablate: bool | int = False,
+            gates: list | None = None) -> dict[str, dict]:
     """Per generator: EM, F1, found and supported shares, comparison EM/F1, median and p95 answer
     seconds, rows; with ``ablate`` also the abstention figures (see the module docstring), over the
-    first ``ablate`` questions when it is a number."""
+    first ``ablate`` questions when it is a number. ``gates``: the evidence gate of each question."""
+    gates = gates or [None] * len(questions)
     golds = [gold_documents(kb, q) for q in questions]
     retrievals = [kb.retrieve(q["question"], k=k) for q in questions]
     n_ablated = len(questions) if ablate is True else int(ablate)
     ablated = [kb.retriever.retrieve(q["question"], k=k, exclude=g) for q, g in zip(questions[:n_ablated], golds)]
     out = {}
     for name, gen in generators.items():
-        rows = [score(kb, q, r, gen, g) for q, r, g in zip(questions, retrievals, golds)]
+        rows = [score(kb, q, r, gen, g, s) for q, r, g, s in zip(questions, retrievals, golds, gates)]
         out[name] = summarise(rows)
         if ablated:
-            out[name].update(abstention(rows, [score(kb, q, r, gen, g) for q, r, g in zip(questions, ablated, golds)]))
+            out[name].update(abstention(rows, [score(kb, q, r, gen, g, s)
+                                               for q, r, g, s in zip(questions, ablated, golds, gates)]))
     return out
 
 
-def score(kb, q: dict, retrieval, generator, gold: set[str]) -> dict:
+def score(kb, q: dict, retrieval, generator, gold: set[str], gate=None) -> dict:
     """One answered question as a row: prediction, EM, F1, found, supported, gold retrieved, seconds."""
     from reason.answer import answer
 
@@ -106,14 +143,15 @@ def score(kb, q: dict, retrieval, generator, gold: set[str]) -> dict:
 
     started = time.perf_counter()
     try:
-        a = answer(retrieval, kb.graph, generator)
+        a = answer(retrieval, kb.graph, generator, gate=gate)
         text, found, supported, error = a.text, a.found, a.supported, ""
+        stopped = "gate" in a.settings and a.settings["gate"]["score"] <= a.settings["gate"]["threshold"]
     except BackendError as e:  # one bad reply is a row of its own, counted, not the end of an hour's run
-        text, found, supported, error = "", False, False, str(e)
+        text, found, supported, error, stopped = "", False, False, str(e), False
     prediction = text if found else ""  # as kg eval scores it: "Not found ..." is no answer, not words
     return {
         "id": q["id"], "question": q["question"], "gold": q["answers"], "prediction": text, "error": error,
-        "found": found, "supported": supported, "em": exact_match(prediction, q["answers"]),
+        "found": found, "gate_stopped": stopped, "supported": supported, "em": exact_match(prediction, q["answers"]),
         "f1": token_f1(prediction, q["answers"]), "comparison": is_comparison(q["question"], q["answers"]),
         "gold_retrieved": bool(gold) and gold <= {e.doc_id for e in retrieval.evidence},
         "seconds": time.perf_counter() - started,
@@ -165,7 +203,7 @@ def make_generators(names: list[str], threads: int = 1) -> dict:
     out = {}
     for spec in names:
         name, _, model = spec.partition(":")
-        extra = {"threads": threads} if name == "local" else {}
+        extra = {"threads": threads} if name in ("local", "combined") else {}
         out[spec] = create("generator", name, model=model, base_url="", api_key_env="KG_OPENAI_API_KEY",
                            max_new_tokens=32, **extra)
     return out
@@ -197,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="also ask each question with its gold documents excluded; report abstention")
     ap.add_argument("--ablate-limit", type=int, default=0, metavar="N",
                     help="with --ablate-gold: ablate only the first N questions of each set")
+    ap.add_argument("--gate-folds", action="store_true",
+                    help="answer each fold behind the evidence gate fitted on the other fold's labels")
     ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads of the local generators")
     ap.add_argument("--errors", type=int, default=0, metavar="N", help="print N wrong answers per generator")
     ap.add_argument("--json", type=Path, help="write the figures (with per-question rows) here")
@@ -207,10 +247,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.sets:
         folder = args.bench / name
         kb = open_graph(folder / "corpus.jsonl", args.graph_dir / name)
-        questions = load_questions(folder / "questions.jsonl", args.limit)
-        report[name] = run_set(kb, questions, generators, args.k, ablate)
+        gates = figures = None
+        if args.gate_folds:
+            questions, gates, figures = fold_gates(kb, load_questions(folder / "questions.jsonl"), args.limit)
+        else:
+            questions = load_questions(folder / "questions.jsonl", args.limit)
+        report[name] = run_set(kb, questions, generators, args.k, ablate, gates)
         for gen, s in report[name].items():
             print_summary(name, gen, s, args.errors)
+        if figures:
+            report[name]["gate_folds"] = figures
     if args.json:
         args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
     return 0

@@ -184,7 +184,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     report = tune(args.dir, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                   reranker_steps=args.reranker_steps, reader_steps=args.reader_steps,
                   reader_validation=args.reader_validation, closed_book_steps=args.closed_book_steps,
-                  rank=not args.no_ranker, trust_generated=args.trust_generated, progress=not args.no_progress)
+                  rank=not args.no_ranker, evidence_gate=not args.no_gate, trust_generated=args.trust_generated, progress=not args.no_progress)
     _emit(args, asdict(report), lambda: render.tune_report(report))
     return 0
 
@@ -304,10 +304,12 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--retrieve-only", action="store_true", help="show the ranked evidence only, no answer")
     a.add_argument("--rate", action="store_true", help="then ask whether the answer was right and store the verdict")
 
-    t = command("tune", cmd_tune, "fine-tune the graph's embedder, ranker and reader (and, if asked, a reranker) on its feedback; keep what measures better")
+    t = command("tune", cmd_tune, "fine-tune the graph's embedder, ranker, evidence gate and reader (and, if asked, a reranker) on its feedback; keep what measures better")
     t.add_argument("dir", type=Path, help="graph directory")
     t.add_argument("--steps", type=int, default=200, help="embedder training batches (default 200; 0: no embedder)")
     t.add_argument("--no-ranker", action="store_true", help="train no learned ranker (hybrid's signals weighed on the feedback)")
+    t.add_argument("--no-gate", action="store_true",
+                   help="fit no evidence gate (when to answer \"not found\", learnt from people's questions)")
     t.add_argument("--trust-generated", action="store_true",
                    help="with fewer than 10 held-out questions people asked, judge the embedder, reranker and reader "
                         "on generated questions (default: they are not trained; such gains have not held on real ones)")

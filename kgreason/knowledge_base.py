@@ -46,7 +46,8 @@ class KnowledgeBase:
     def __init__(self, path: str | Path | None, graph: KnowledgeGraph, *, embedder: Embedder | None = None,
                  finder: Any = None, retrieve_config: RetrieveConfig | None = None,
                  generate_config: GenerateConfig | None = None, reranker: Any = None, reader: Any = None,
-                 indexes: dict[str, Any] | None = None, location: str | None = None, ranker: Any = None):
+                 indexes: dict[str, Any] | None = None, location: str | None = None, ranker: Any = None,
+                 gate: Any = None):
         # path: the graph directory; None for a graph published to PostgreSQL (read-only: no feedback,
         # no kg tune), which ``location`` names and whose vectors ``indexes`` search (kg.pgstore)
         self.path = Path(path) if path is not None else None
@@ -61,6 +62,7 @@ class KnowledgeBase:
         self._embedder = embedder
         self.reranker = reranker  # a reason.rerank.Reranker for hybrid retrieval (kg tune trains one)
         self.ranker = ranker  # a reason.learned_rank.LinearRanker for hybrid retrieval (kg tune trains one)
+        self.gate = gate  # a reason.sufficiency.EvidenceGate: answers "Not found" on weak evidence (kg tune fits one)
         self.reader = reader  # a kg tune reader (versions.TunedReader): what "local" and "combined" run
         self._finder = finder
         self._retriever = None
@@ -74,7 +76,7 @@ class KnowledgeBase:
                              retrieve_config=retrieve_config or self.retrieve_config,
                              generate_config=generate_config or self.generate_config,
                              reranker=self.reranker, reader=self.reader, indexes=self._indexes, location=self.location,
-                             ranker=self.ranker)
+                             ranker=self.ranker, gate=self.gate)
 
     # ---- inspection -----------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -163,7 +165,7 @@ class KnowledgeBase:
             config = config.with_(generator=generator)
         retrieval = self.retrieve(question, k=k, mode=mode)
         return answer(retrieval, self.graph, self.generator(config.generator, config),
-                      token_budget=config.context_tokens, settings={"generate": config.to_dict()})
+                      token_budget=config.context_tokens, settings={"generate": config.to_dict()}, gate=self.gate)
 
     # ---- feedback --------------------------------------------------------------------------------
     @property
@@ -210,6 +212,7 @@ def open(path: str | Path, **options: Any) -> KnowledgeBase:  # noqa: A001 - mir
             options["embedder"], graph.vectors = active.embedder, active.tables
         options.setdefault("reranker", active.reranker)
         options.setdefault("ranker", active.ranker)
+        options.setdefault("gate", active.gate)
         options.setdefault("reader", active.reader)
     return KnowledgeBase(path, graph, **options)
 

@@ -151,7 +151,7 @@ def tune_report(r) -> str:
     return (f"model version {r.version}: validation Recall@5 {r.recall_before:.3f} -> {r.recall_after:.3f} "
             f"on {r.validation_questions} held-out {_VALIDATION_ON.get(r.settings.get('validation_on'), '')}"
             f"questions{per_part}; {verdict}\n"
-            f"{_ranker_line(r.settings)}{_reader_line(r.settings)}{_closed_book_line(r.settings)}"
+            f"{_ranker_line(r.settings)}{_evidence_gate_line(r.settings)}{_reader_line(r.settings)}{_closed_book_line(r.settings)}"
             f"{_not_trained_line(r.settings)}"
             f"trained on {r.train_questions} questions ({', '.join(f'{k} {v}' for k, v in r.sources.items())}"
             f"{_held_back(r.settings)}) "
@@ -179,6 +179,18 @@ def _ranker_line(settings: dict) -> str:
     kept = "kept" if v["kept"] else "not kept: it did not beat hybrid"
     return (f"ranker: cross-validated Recall@{v['k']} {v['hybrid']:.3f} -> {v['ranker']:.3f} on {v['questions']} "
             f"people's questions ({v['folds']} folds); {kept}\n")
+
+
+def _evidence_gate_line(settings: dict) -> str:
+    v = settings.get("evidence_gate_validation")
+    if not v:
+        return ""
+    if "reason" in v:
+        return f"evidence gate: not fitted: {v['reason']} (has {v['questions']})\n"
+    kept = "kept" if v["kept"] else "not kept: it lost as many answerable questions as it stopped unanswerable ones"
+    return (f"evidence gate: cross-validated, says \"not found\" on {v['abstained']:.0%} of {v['questions']} "
+            f"people's questions with their documents excluded and answers {v['answered']:.0%} of the "
+            f"{v['answerable']} whose passages were retrieved ({v['folds']} folds); {kept}\n")
 
 
 def _reader_line(settings: dict) -> str:

@@ -2,7 +2,9 @@
 
 Questions with no evidence, or with no linked entity and evidence that states few of the question's
 words, are answered "Not found in the documents." instead of letting a generator guess; so is a
-generated answer that no sentence of the context states (a reader's invention). Every answer is then
+generated answer that no sentence of the context states (a reader's invention), and, when a graph has an
+evidence gate (``reason.sufficiency``, fitted by ``kg tune``), questions whose retrieval it judges too weak
+to hold the answer. Every answer is then
 checked against its own citations (``reason.support``): ``Answer.supported`` is False when it cites
 nothing or nothing it cites states or justifies it.
 
@@ -25,6 +27,7 @@ from .context import Context, build_context
 from .question import analyse_question
 from .text import contains_phrase
 from .generators.base import Generation, Generator
+from .sufficiency import EvidenceGate
 from .support import is_supported, is_yes_no, states_answer
 
 
@@ -32,17 +35,25 @@ MIN_COVERAGE = 0.5  # share of question words the context must state when no ent
 
 
 def answer(retrieval: Retrieval, graph: KnowledgeGraph, generator: Generator, token_budget: int = 1500,
-           settings: dict | None = None) -> Answer:
+           settings: dict | None = None, gate: EvidenceGate | None = None) -> Answer:
     """Assemble the context of ``retrieval``, generate, and return a cited ``Answer``.
 
     Timings hold the retrieval's stages plus ``context`` and ``generate`` (seconds). The answer
     records the retrieval's settings and ``settings`` (the generate settings), so it can be
-    reproduced."""
+    reproduced. With ``gate``, a retrieval it judges insufficient is answered "Not found" without asking the
+    generator; the settings record the gate and its score."""
     t0 = time.perf_counter()
     count = getattr(generator, "count_tokens", None)
     context = build_context(retrieval, graph, token_budget, count)
     t1 = time.perf_counter()
-    generation = generator.generate(context) if is_answerable(context) else Generation.not_found()
+    settings = dict(settings or {})
+    passed = True
+    if gate is not None and gate.applies(retrieval):
+        score = gate.score(retrieval)
+        passed = score > gate.threshold
+        settings["gate"] = {"name": gate.name, "score": round(score, 4), "threshold": round(gate.threshold, 4)}
+    answerable = passed and is_answerable(context)
+    generation = generator.generate(context) if answerable else Generation.not_found()
     if generation.found and not in_context(generation.text, context):
         generation = Generation.not_found(generation.usage)
     t2 = time.perf_counter()
@@ -58,7 +69,7 @@ def answer(retrieval: Retrieval, graph: KnowledgeGraph, generator: Generator, to
         generator=generator.name,
         timings=timings,
         usage=dict(generation.usage),
-        settings={"retrieve": dict(retrieval.settings), **(settings or {})},
+        settings={"retrieve": dict(retrieval.settings), **settings},
         supported=not generation.found or is_supported(retrieval.question, generation.text, generation.citations),
     )
 

@@ -192,7 +192,7 @@ def open_models(graph_dir: Path, settings, *, model: str = "", threads: int | No
         graph = base.graph if active.tables is None else replace(base.graph, vectors=active.tables)
         tuned = kgreason.KnowledgeBase(graph_dir, graph, embedder=active.embedder or base.embedder,
                                        retrieve_config=settings.retrieve, reranker=active.reranker, reader=active.reader,
-                                       ranker=active.ranker,
+                                       ranker=active.ranker, gate=active.gate,
                                        generate_config=settings.generate.with_(model="" if reader else model))
     extra = {"threads": threads} if threads else {}
     return ArmModels(base, tuned, ClosedBookReader(model=model, **extra),

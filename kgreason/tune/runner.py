@@ -1,4 +1,4 @@
-"""One ``kg tune`` run: training data from the feedback store, then four parts, each kept only when it
+"""One ``kg tune`` run: training data from the feedback store, then five parts, each kept only when it
 measures better, on questions it never trained on, than what came before it:
 
 1. a fine-tuned embedder, with the graph's vectors re-embedded into the new model version (kept if it
@@ -7,7 +7,10 @@ measures better, on questions it never trained on, than what came before it:
    CPU, judged by cross-validation over all people's questions (``tune.ranker``; kept if it beats
    hybrid there);
 3. a cross-encoder reranker trained behind them (kept if it raises held-out Recall@5 further);
-4. a LoRA reader (kept if it answers the held-out questions better than the active reader, on the
+4. an evidence gate (``reason.sufficiency``) behind that retrieval: when to answer "Not found", judged
+   by cross-validation over people's questions each also retrieved with its documents excluded
+   (``tune.gate``; kept if it stops more of those than it loses of the answerable ones);
+5. a LoRA reader (kept if it answers the held-out questions better than the active reader, on the
    same retrieval);
 
 and the version is activated when it kept a part. The held-out gate judges on questions people asked
@@ -45,6 +48,7 @@ from .embedder import base_model_folder, export_onnx, train_embedder
 from .reader import (ADAPTER_FILE, BASE_READER, CLOSED_BOOK_DIR, LORA_DIR, READER_STEPS, READER_VALIDATION,
                      base_reader_folder, closed_book_examples, closed_book_scores, reader_examples, reader_scores,
                      train_reader)
+from .gate import cross_validate_gate, gate_rows
 from .ranker import MIN_PEOPLE, CrossValidation, cross_validate, recalls
 from .reranker import RerankGroup, train_reranker
 
@@ -77,10 +81,11 @@ class TuneReport:
 def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: float = 2e-5, seed: int = 0,
          validation: float = 0.2, reranker_steps: int = 0, reader_steps: int = READER_STEPS,
          reader_validation: int = READER_VALIDATION, closed_book_steps: int = 0, rank: bool = True,
-         trust_generated: bool = False, progress: bool = True) -> TuneReport:
+         trust_generated: bool = False, evidence_gate: bool = True, progress: bool = True) -> TuneReport:
     """Fine-tune the embedder, the learned ranker, the reranker and the reader of the graph in
     ``graph_dir`` on its feedback (see the module docstring); ``steps=0`` / ``rank=False`` /
-    ``reranker_steps=0`` / ``reader_steps=0`` train no embedder / ranker / reranker / reader.
+    ``reranker_steps=0`` / ``reader_steps=0`` / ``evidence_gate=False`` train no embedder / ranker / reranker /
+    reader / evidence gate.
     The reader is validated on at most ``reader_validation`` held-out questions (each read twice).
     Without enough held-out questions people asked (``gate_questions``), the parts the held-out gate
     judges (embedder, reranker, reader) are not trained, unless ``trust_generated``."""
@@ -105,9 +110,9 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
         skipped = {part: reason for part, n in (("embedder", steps), ("reranker", reranker_steps),
                                                 ("reader", reader_steps)) if n}
         steps = reranker_steps = reader_steps = 0
-        if not (rank and len(people) >= MIN_PEOPLE) and not closed_book_steps:
+        if not ((rank or evidence_gate) and len(people) >= MIN_PEOPLE) and not closed_book_steps:
             raise ConfigError(f"kg tune: nothing can be judged: the embedder, reranker and reader each {reason}; the "
-                              f"learned ranker needs {MIN_PEOPLE} people's questions, has {len(people)}. Add people's "
+                              f"learned ranker and the evidence gate need {MIN_PEOPLE} people's questions, has {len(people)}. Add people's "
                               "feedback (kg feedback --import, kg ask --rate) or judged answers (kg feedback --judge)")
     held_out = gate or held_out
     # a training question answered by a passage that answers a validation question would let the
@@ -178,6 +183,26 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
             shutil.rmtree(folder)
     if reranker is not None and reranker is kb.reranker and parent:  # carried over: the version keeps it
         shutil.copytree(versions.version_dir(graph_dir, parent) / "reranker", staging / "reranker")
+    stopper, stopper_figures = kb.gate, None
+    if evidence_gate and len(people) >= MIN_PEOPLE:
+        t = _cpu()
+        final = kgreason.KnowledgeBase(graph_dir, tuned.graph, embedder=tuned.embedder, reranker=reranker, ranker=ranker)
+        with stage("tune evidence gate", len(people), "question", progress) as step:
+            rows = gate_rows(final, people, step)
+        try:
+            validated = cross_validate_gate(rows)
+            stopper, stopper_figures = validated.gate, validated.summary()
+        except ValueError as exc:
+            stopper, stopper_figures = None, {"questions": len(people), "kept": False, "reason": str(exc)}
+        timings["evidence_gate"] = round(_cpu() - t, 1)
+    else:
+        if evidence_gate:
+            stopper_figures = {"questions": len(people), "kept": False,
+                               "reason": f"needs at least {MIN_PEOPLE} people's questions"}
+        if tables is not None or ranker is not kb.ranker or reranker is not kb.reranker:
+            stopper = None  # the active evidence gate was fitted to the scores of a retriever this version replaces
+    if stopper is not None:  # new, or carried over
+        stopper.save(staging)
     reader_gain, reader_meta, reader_figures = 0.0, None, None
     if reader_steps:
         t = _cpu()
@@ -204,7 +229,8 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
         shutil.copytree(versions.version_dir(graph_dir, parent) / CLOSED_BOOK_DIR, staging / CLOSED_BOOK_DIR)
         closed_meta = versions.read_manifest(versions.version_dir(graph_dir, parent)).get("closed_book")
     number = versions.next_number(graph_dir)
-    settings = {"steps": steps, "ranker": rank, "held_back_sharing_validation_passages": shared, "ranker_validation": ranker_figures, "not_trained": skipped,
+    settings = {"steps": steps, "ranker": rank, "held_back_sharing_validation_passages": shared, "ranker_validation": ranker_figures,
+                "evidence_gate_validation": stopper_figures, "not_trained": skipped,
                 "batch_size": batch_size, "lr": lr, "seed": seed, "validation": validation,
                 "max_length": 128, "loss": "multiple negatives ranking, 1 hard negative",
                 "reranker_steps": reranker_steps, "reranker_loss": f"listwise softmax, {RERANK_NEGATIVES} hard negatives",
@@ -216,8 +242,8 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
                 "closed_book_validation": closed_meta["validation"] if closed_book_steps else None}
     # each part was kept only if it measured better on questions it never trained on (the ranker's test
     # is cross-validation over all people's questions, larger than the held-out split)
-    ranker_kept = bool(ranker_figures and ranker_figures["kept"])
-    better = (after >= before or ranker_kept) and (after > before or ranker_kept or reader_gain > 0)
+    cross_validated = bool(ranker_figures and ranker_figures["kept"]) or bool(stopper_figures and stopper_figures["kept"])
+    better = (after >= before or cross_validated) and (after > before or cross_validated or reader_gain > 0)
     report = TuneReport(number, better, round(before, 4), round(after, 4), len(train), len(held_out),
                         dict(collections.Counter(q.source for q in questions)),
                         round(time.perf_counter() - started, 1), round(_cpu() - cpu, 1), settings)
@@ -225,6 +251,7 @@ def tune(graph_dir: str | Path, *, steps: int = 200, batch_size: int = 16, lr: f
         versions.save_vectors(staging, tables)
     kept = [part for part in ("embedder", "reranker", "reader", CLOSED_BOOK_DIR) if (staging / part).is_dir()]
     kept += ["ranker"] if ranker is not None else []
+    kept += ["gate"] if stopper is not None else []
     versions.commit(graph_dir, staging, {"version": number, "parent": parent, "parts": kept,
                                          **({"reader": reader_meta} if reader_meta else {}),
                                          **({"closed_book": closed_meta} if closed_meta else {}),

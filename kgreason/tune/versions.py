@@ -145,7 +145,7 @@ class TunedReader:
 class ActiveModels:
     """The models of the active version (its ``number``): its embedder and the graph's vectors as that
     embedder made them (both None when no version up its line kept a tuned embedder: the build's own
-    are used), its reranker, learned ranker and reader (None when the version has none)."""
+    are used), its reranker, learned ranker, reader and evidence gate (None when the version has none)."""
 
     number: int
     embedder: Any
@@ -153,6 +153,7 @@ class ActiveModels:
     reranker: Any = None
     reader: TunedReader | None = None
     ranker: Any = None
+    gate: Any = None
 
 
 def load_active(graph_dir: str | Path) -> ActiveModels | None:
@@ -174,7 +175,8 @@ def load_active(graph_dir: str | Path) -> ActiveModels | None:
             names = {key.split(".")[0] for key in data.files}
             tables = {n: VectorTable(tuple(str(i) for i in data[f"{n}.ids"].tolist()), data[f"{n}.vectors"], embedder.name)
                       for n in names}
-    return ActiveModels(number, embedder, tables, open_reranker(folder), open_reader(folder), open_ranker(folder))
+    return ActiveModels(number, embedder, tables, open_reranker(folder), open_reader(folder), open_ranker(folder),
+                        open_gate(folder))
 
 
 def has_embedder(folder: Path) -> bool:
@@ -188,6 +190,13 @@ def open_ranker(folder: Path):
     from reason.learned_rank import RANKER_FILE, LinearRanker
 
     return LinearRanker.load(folder) if (folder / RANKER_FILE).is_file() else None
+
+
+def open_gate(folder: Path):
+    """The evidence gate of a version folder (``gate.json``), or None when it has none."""
+    from reason.sufficiency import GATE_FILE, EvidenceGate
+
+    return EvidenceGate.load(folder) if (folder / GATE_FILE).is_file() else None
 
 
 def open_reader(folder: Path) -> TunedReader | None:

@@ -136,7 +136,7 @@ def test_kg_tune_end_to_end_on_samples(tmp_path, capsys):
     err = capsys.readouterr().err
     assert re.search(r"kg tune: nothing can be judged: the embedder, reranker and reader each needs at least 10 held-out "
                      r"questions people asked \(labels, ratings or judged answers\), has [0-3]:", err)  # of 8 labels
-    assert "the learned ranker needs 20 people's questions, has 8." in err
+    assert "the learned ranker and the evidence gate need 20 people's questions, has 8." in err
     assert main(["tune", str(g), "--steps", "4", "--reranker-steps", "3", "--reader-steps", "0", "--trust-generated",
                  "--no-progress", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -330,8 +330,8 @@ def test_kg_tune_trains_no_ranker_from_too_few_people_s_questions(tmp_path, hash
     from kgreason.tune.runner import tune
 
     g = _people_graph(tmp_path, hashing_config, regex_extractor, MIN_PEOPLE - 5)
-    with pytest.raises(ConfigError, match=rf"nothing can be judged: .* the learned ranker needs {MIN_PEOPLE} people's "
-                                          rf"questions, has {MIN_PEOPLE - 5}\. Add people's feedback"):
+    with pytest.raises(ConfigError, match=rf"nothing can be judged: .* the learned ranker and the evidence gate need "
+                                          rf"{MIN_PEOPLE} people's questions, has {MIN_PEOPLE - 5}\. Add people's feedback"):
         tune(g, steps=2, reranker_steps=0, reader_steps=0, progress=False)
     assert versions.list_versions(g) == []
     report = tune(g, steps=0, reranker_steps=0, reader_steps=0, trust_generated=True, progress=False)
@@ -360,9 +360,10 @@ def test_a_version_without_an_embedder_opens_with_the_build_s(tmp_path, hashing_
     assert not (g / "models" / "1" / "vectors.npz").exists()
 
 
-def test_without_questions_people_asked_only_the_ranker_is_trained(tmp_path, hashing_config, regex_extractor):
+def test_without_questions_people_asked_only_the_ranker_and_the_evidence_gate_are_trained(
+        tmp_path, hashing_config, regex_extractor):
     """24 people's questions hold out fewer than 10: the embedder is not trained (no model is loaded),
-    the ranker, judged by cross-validation, is."""
+    the ranker and the evidence gate, judged by cross-validation, are."""
     from kgreason.render import tune_report
     from kgreason.tune.runner import tune
 
@@ -371,4 +372,36 @@ def test_without_questions_people_asked_only_the_ranker_is_trained(tmp_path, has
     assert list(report.settings["not_trained"]) == ["embedder", "reranker"]
     assert report.settings["ranker_validation"]["kept"] and report.activated
     assert "embedder, reranker: not trained: needs at least 10 held-out questions people asked" in tune_report(report)
-    assert versions.read_manifest(versions.version_dir(g, 1))["parts"] == ["ranker"]
+    assert versions.read_manifest(versions.version_dir(g, 1))["parts"] == ["ranker", "gate"]
+
+
+def test_kg_tune_s_evidence_gate_stops_questions_whose_documents_are_gone(tmp_path, hashing_config, regex_extractor):
+    """Each person's question, asked again without that person's page, is what the gate learns to stop;
+    it is cross-validated, saved with the version, opened with the graph and recorded in answers; a later
+    version that replaces the retriever's ranker drops a gate it does not fit again."""
+    import kgreason
+    from kgreason.render import tune_report
+    from kgreason.tune.runner import tune
+
+    g = _people_graph(tmp_path, hashing_config, regex_extractor, 24)
+    report = tune(g, steps=0, reranker_steps=0, reader_steps=0, progress=False)
+    v = report.settings["evidence_gate_validation"]
+    assert v == {"questions": 24, "answerable": 20, "folds": 5, "abstained": 0.875, "answered": 1.0, "kept": True}
+    assert ('evidence gate: cross-validated, says "not found" on 88% of 24 people\'s questions with their documents '
+            'excluded and answers 100% of the 20 whose passages were retrieved (5 folds); kept') in tune_report(report)
+    assert (versions.version_dir(g, 1) / "gate.json").is_file()
+    kb = kgreason.open(g)
+    assert kb.gate.name == "gate:1" and kb.gate.mode == "hybrid"
+    page = [d.id for d in kb.graph.documents.values() if Path(d.source).name == "p1.md"]
+    question = "Where does Person Ab live?"
+    assert kb.gate.sufficient(kb.retrieve(question))
+    assert not kb.gate.sufficient(kb.retriever.retrieve(question, exclude=page))
+    assert kb.ask(question).settings["gate"]["name"] == "gate:1"
+    assert kgreason.open(g, gate=None).ask(question).settings.get("gate") is None
+
+    from kgreason.cli import main
+
+    assert main(["tune", str(g), "--steps", "0", "--reader-steps", "0", "--no-gate", "--no-progress", "--json"]) == 0
+    again = versions.read_manifest(versions.version_dir(g, 2))
+    assert again["settings"]["evidence_gate_validation"] is None
+    assert again["parts"] == ["ranker"] and not (versions.version_dir(g, 2) / "gate.json").exists()  # a new ranker
