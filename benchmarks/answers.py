@@ -16,7 +16,8 @@ share of normal questions it answered among those whose gold documents were all 
 as a team that labelled half its questions would have it: the questions are cut in two folds by
 position, the labels of one fold (questions with their supporting documents) fit and cross-validate a
 gate, and the other fold is answered behind it (no gate where the cross-validation did not keep one);
-then the folds swap. ``--limit N`` then takes the first N/2 questions of each fold.
+then the folds swap. ``--limit N`` then takes the first N/2 questions of each fold. Each reader is
+reported without the gate and behind it (``NAME+gate``), from the same answers (see ``run_set``).
 
     python benchmarks/answers.py --limit 50
     python benchmarks/answers.py --generators extractive --sets 2wiki_combined164 --json out.json
@@ -119,23 +120,40 @@ def run_set(kb, questions: list[dict], generators: dict, k: int, ablate: bool | 
             gates: list | None = None) -> dict[str, dict]:
     """Per generator: EM, F1, found and supported shares, comparison EM/F1, median and p95 answer
     seconds, rows; with ``ablate`` also the abstention figures (see the module docstring), over the
-    first ``ablate`` questions when it is a number. ``gates``: the evidence gate of each question."""
+    first ``ablate`` questions when it is a number. ``gates``: the evidence gate of each question; each
+    generator is then also reported as ``NAME+gate``, from the same answers: a gate decides before the
+    generator runs and generators are deterministic, so behind the gate a question is either "not found"
+    or answered exactly as without it."""
     gates = gates or [None] * len(questions)
     golds = [gold_documents(kb, q) for q in questions]
     retrievals = [kb.retrieve(q["question"], k=k) for q in questions]
     n_ablated = len(questions) if ablate is True else int(ablate)
     ablated = [kb.retriever.retrieve(q["question"], k=k, exclude=g) for q, g in zip(questions[:n_ablated], golds)]
+    stopped = [s is not None and not s.sufficient(r) for r, s in zip(retrievals, gates)]
+    stopped_ablated = [s is not None and not s.sufficient(r) for r, s in zip(ablated, gates)]
     out = {}
     for name, gen in generators.items():
-        rows = [score(kb, q, r, gen, g, s) for q, r, g, s in zip(questions, retrievals, golds, gates)]
+        rows = [score(kb, q, r, gen, g) for q, r, g in zip(questions, retrievals, golds)]
+        ablated_rows = [score(kb, q, r, gen, g) for q, r, g in zip(questions, ablated, golds)]
         out[name] = summarise(rows)
         if ablated:
-            out[name].update(abstention(rows, [score(kb, q, r, gen, g, s)
-                                               for q, r, g, s in zip(questions, ablated, golds, gates)]))
+            out[name].update(abstention(rows, ablated_rows))
+        if any(s is not None for s in gates):
+            behind = [not_found(r, q) if stop else r for r, q, stop in zip(rows, questions, stopped)]
+            out[f"{name}+gate"] = summarise(behind)
+            if ablated:
+                out[f"{name}+gate"].update(abstention(behind, [not_found(r, q) if stop else r for r, q, stop in
+                                                               zip(ablated_rows, questions, stopped_ablated)]))
     return out
 
 
-def score(kb, q: dict, retrieval, generator, gold: set[str], gate=None) -> dict:
+def not_found(row: dict, q: dict) -> dict:
+    """``row`` as the evidence gate answers it when it stops the question: "not found", no generator time."""
+    return {**row, "prediction": "", "found": False, "gate_stopped": True, "supported": True, "error": "",
+            "em": exact_match("", q["answers"]), "f1": token_f1("", q["answers"]), "seconds": 0.0}
+
+
+def score(kb, q: dict, retrieval, generator, gold: set[str]) -> dict:
     """One answered question as a row: prediction, EM, F1, found, supported, gold retrieved, seconds."""
     from reason.answer import answer
 
@@ -143,15 +161,14 @@ def score(kb, q: dict, retrieval, generator, gold: set[str], gate=None) -> dict:
 
     started = time.perf_counter()
     try:
-        a = answer(retrieval, kb.graph, generator, gate=gate)
+        a = answer(retrieval, kb.graph, generator)
         text, found, supported, error = a.text, a.found, a.supported, ""
-        stopped = "gate" in a.settings and a.settings["gate"]["score"] <= a.settings["gate"]["threshold"]
     except BackendError as e:  # one bad reply is a row of its own, counted, not the end of an hour's run
-        text, found, supported, error, stopped = "", False, False, str(e), False
+        text, found, supported, error = "", False, False, str(e)
     prediction = text if found else ""  # as kg eval scores it: "Not found ..." is no answer, not words
     return {
         "id": q["id"], "question": q["question"], "gold": q["answers"], "prediction": text, "error": error,
-        "found": found, "gate_stopped": stopped, "supported": supported, "em": exact_match(prediction, q["answers"]),
+        "found": found, "gate_stopped": False, "supported": supported, "em": exact_match(prediction, q["answers"]),
         "f1": token_f1(prediction, q["answers"]), "comparison": is_comparison(q["question"], q["answers"]),
         "gold_retrieved": bool(gold) and gold <= {e.doc_id for e in retrieval.evidence},
         "seconds": time.perf_counter() - started,
