@@ -397,6 +397,14 @@ def test_kg_tune_s_evidence_gate_stops_questions_whose_documents_are_gone(tmp_pa
     assert kb.gate.sufficient(kb.retrieve(question))
     assert not kb.gate.sufficient(kb.retriever.retrieve(question, exclude=page))
     assert kb.ask(question).settings["gate"]["name"] == "gate:1"
+    from kgreason.render import answer as rendered
+    from reason.answer import answer
+
+    stopped = answer(kb.retriever.retrieve(question, exclude=page), kb.graph, kb.generator(), gate=kb.gate)
+    assert not stopped.found and re.search(r"evidence gate \(gate:1\): the retrieval scored -?\d+\.\d\d, at or below "
+                                           r"its threshold -?\d+\.\d\d: the best passages look like those of "
+                                           r"questions the documents cannot answer", rendered(stopped))
+    assert "evidence gate" not in rendered(kb.ask(question))
     assert kgreason.open(g, gate=None).ask(question).settings.get("gate") is None
 
     from kgreason.cli import main
