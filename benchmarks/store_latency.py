@@ -14,8 +14,13 @@ call, questions per second, and the number of questions (per mode) whose ranked 
 scored whole, so first-hop candidates come from pgvector's search and the working set's vectors are
 fetched by row, as for a graph above the default 8,192 passages.
 
+``--compare-exact`` publishes the graph a second time with no HNSW index on any table
+(``kg.pgstore.PG_HNSW_THRESHOLD`` out of reach), so pgvector searches every table exactly, and times
+that store beside the other two in the same run (``postgres-exact``).
+
     python benchmarks/store_latency.py --limit 100 --json store_latency.json
     python benchmarks/store_latency.py --floor-sample 1024 --sets 2wiki_combined164
+    python benchmarks/store_latency.py --graph-dir /tmp/kg-big --sets musique_combined300 --compare-exact
 """
 from __future__ import annotations
 
@@ -91,18 +96,30 @@ def run_set(name: str, args, dsn: str) -> dict:
     started = time.perf_counter()
     served = kgreason.open(f"{dsn}#{entry.name}", retrieve_config=local.retrieve_config)
     open_s = time.perf_counter() - started
+    stores = [("embedded", local), ("postgres", served)]
+    if args.compare_exact:
+        from kg import pgstore
+
+        threshold, pgstore.PG_HNSW_THRESHOLD = pgstore.PG_HNSW_THRESHOLD, 2**62
+        try:
+            exact = kgreason.publish(args.graph_dir / name, dsn, f"{entry.name}_exact")
+        finally:
+            pgstore.PG_HNSW_THRESHOLD = threshold
+        stores.append(("postgres-exact", kgreason.open(f"{dsn}#{exact.name}", retrieve_config=local.retrieve_config)))
     questions = load_questions(folder / "questions.jsonl", args.limit)
-    for kb in (local, served):  # models loaded, working sets warm
+    for _, kb in stores:  # models loaded, working sets warm
         kb.retrieve(questions[0], mode=args.mode)
-    diff = differing(local, served, questions, args.modes)
+    diff = {store: differing(local, kb, questions, args.modes) for store, kb in stores[1:]}
     latency = {}
     for n, clients in enumerate(args.clients):
-        order = [("embedded", local), ("postgres", served)]
-        for store_name, kb in order if n % 2 == 0 else order[::-1]:
+        for store_name, kb in stores[n % len(stores):] + stores[:n % len(stores)]:  # who goes first rotates
             latency.setdefault(store_name, {})[clients] = timed(kb, questions, clients, args.mode)
     return {"passages": len(local.graph.passages), "questions": len(questions), "publish_s": round(publish_s, 2),
             "open_published_s": round(open_s, 2), "scored_whole": served.retriever.scored_whole,
-            "differing": {m: len(v) for m, v in diff.items()}, "differing_questions": diff, "latency": latency}
+            "hnsw": {n: not i.exact for n, i in served._indexes.items()},
+            "differing": {m: len(v) for m, v in diff["postgres"].items()}, "differing_questions": diff["postgres"],
+            **({"differing_exact": {m: len(v) for m, v in diff["postgres-exact"].items()}} if args.compare_exact else {}),
+            "latency": latency}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", default="hybrid", help="mode timed (default hybrid)")
     ap.add_argument("--modes", nargs="+", default=["hybrid", "dense", "bm25", "graph"], help="modes compared")
     ap.add_argument("--floor-sample", type=int, default=0, help="[retrieve.hybrid] floor_sample for both stores")
+    ap.add_argument("--compare-exact", action="store_true",
+                    help="also publish with no HNSW index and time that store in the same run")
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args(argv)
     server = None
@@ -127,12 +146,16 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.sets:
             report[name] = r = run_set(name, args, dsn)
             print(f"{name}: {r['passages']} passages, {r['questions']} questions; published in {r['publish_s']} s, "
-                  f"opened in {r['open_published_s']} s; differing rankings {r['differing']}")
+                  f"opened in {r['open_published_s']} s; HNSW {r['hnsw']}; differing rankings {r['differing']}"
+                  + (f", exact store {r['differing_exact']}" if "differing_exact" in r else ""))
             for clients in args.clients:
-                e, p = r["latency"]["embedded"][clients], r["latency"]["postgres"][clients]
-                print(f"  {clients:>2} clients: embedded {e['median_ms']:7.1f} ms median {e['p95_ms']:7.1f} p95 "
-                      f"{e['questions_per_s']:6.1f} q/s | postgres {p['median_ms']:7.1f} ms median {p['p95_ms']:7.1f} "
-                      f"p95 {p['questions_per_s']:6.1f} q/s | median ratio {p['median_ms'] / e['median_ms']:.2f}x")
+                e = r["latency"]["embedded"][clients]
+                line = f"  {clients:>2} clients: embedded {e['median_ms']:7.1f} ms median {e['p95_ms']:7.1f} p95 {e['questions_per_s']:6.1f} q/s"
+                for store in [s for s in r["latency"] if s != "embedded"]:
+                    p = r["latency"][store][clients]
+                    line += (f" | {store} {p['median_ms']:7.1f} ms median {p['p95_ms']:7.1f} p95 {p['questions_per_s']:6.1f} "
+                             f"q/s ({p['median_ms'] / e['median_ms']:.2f}x)")
+                print(line)
     finally:
         if server is not None:
             server.cleanup()

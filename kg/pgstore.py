@@ -8,9 +8,9 @@ that opened it; older ones are dropped.
 
 ``load_graph`` reads a published graph back into the in-memory ``KnowledgeGraph`` (the graph walks and
 keyword index run in memory, as for a graph directory), without its vectors: those stay in PostgreSQL
-and ``PgVectorIndex`` answers nearest-neighbour queries there (exact below ``HNSW_THRESHOLD`` rows, an
-HNSW index above, as ``kg.vectors.VectorIndex``). Each thread gets its own connection, so several
-clients of one process query side by side.
+and ``PgVectorIndex`` answers nearest-neighbour queries there (exact below ``PG_HNSW_THRESHOLD`` rows,
+through an HNSW index from that size). Each thread gets its own connection, so several clients of one
+process query side by side.
 
 Needs ``psycopg`` and ``pgvector`` (``pip install "kgreason[postgres]"``); ``import kg`` does not load them.
 """
@@ -28,12 +28,17 @@ import numpy as np
 from .errors import ConfigError, StoreError
 from .graph import KnowledgeGraph
 from .store import FORMAT_NAME, FORMAT_VERSION, graph_from_rows, graph_meta, table_rows
-from .vectors import HNSW_EF_SEARCH, HNSW_LINKS, HNSW_THRESHOLD, aligned
+from .vectors import HNSW_EF_SEARCH, HNSW_LINKS, aligned
 
 REGISTRY = "kgreason_graphs"
 SCHEMES = ("postgresql://", "postgres://")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 KEEP_VERSIONS = 2  # the current version and the one before it (readers that opened it keep working)
+# Vector tables from this many rows get an HNSW index. In memory exact search stays fast up to 200,000 rows
+# (``kg.vectors.HNSW_THRESHOLD``: numpy's matrix product); PostgreSQL's exact search scans the table row by
+# row, about 12 ms a query vector on 7,659 rows here (``benchmarks/store_latency.py``), where HNSW takes about
+# 1 ms. Below it, a passage table is fetched whole by a graph that small (``floor_sample``, 8,192).
+PG_HNSW_THRESHOLD = 8_192
 
 # Column lists in the order of kg/store.py's schema; ``ord`` keeps the order of tables without a key.
 _TABLES = {
@@ -209,7 +214,11 @@ class PgVectorIndex:
         row = self._query(f"SELECT model, dim, count FROM {entry.schema}.vector_tables WHERE name = %s", (name,))
         self.model, self.dim, count = row[0] if row else ("", 0, 0)
         self.ids = tuple(i for (i,) in self._query(f"SELECT id FROM {self.table} ORDER BY rn")) if count else ()
-        self.exact = len(self.ids) < HNSW_THRESHOLD
+        # exact unless publishing gave the table an HNSW index (a graph published by an older kgreason may
+        # have none at sizes that get one now)
+        self.exact = not self.ids or not self._query(
+            "SELECT 1 FROM pg_indexes WHERE schemaname = %s AND tablename = %s AND indexdef LIKE '%%USING hnsw%%'",
+            (entry.schema, f"vectors_{name}"))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -296,7 +305,7 @@ def _write(con, graph: KnowledgeGraph) -> None:
             continue
         con.execute(f"CREATE TABLE vectors_{name} (rn integer PRIMARY KEY, id text NOT NULL, embedding vector({dim}))")
         _copy(con, f"vectors_{name}", ((n, i, v) for n, (i, v) in enumerate(zip(ids, vectors))))
-        if len(ids) >= HNSW_THRESHOLD:
+        if len(ids) >= PG_HNSW_THRESHOLD:
             con.execute(f"CREATE INDEX ON vectors_{name} USING hnsw (embedding vector_ip_ops) "
                         f"WITH (m = {HNSW_LINKS}, ef_construction = 64)")
 

@@ -109,3 +109,24 @@ def test_opening_with_another_embedder_than_the_vectors_is_refused(published):
     with pytest.raises(ConfigError, match="its vectors were made by 'hashing-256', but questions would be embedded "
                                           "by 'hashing-64'; open it with that embedder"):
         kgreason.open(location, embedder=HashingEmbedder(dim=64))
+
+
+def test_tables_from_the_hnsw_size_are_searched_through_an_index_and_rank_the_same(published, postgres, monkeypatch):
+    """PostgreSQL scans a table without an index row by row; from ``PG_HNSW_THRESHOLD`` rows publishing
+    builds an HNSW index, which the opened graph then searches through (made small here to cover it)."""
+    from kg import pgstore
+
+    folder, location = published
+    monkeypatch.setattr(pgstore, "PG_HNSW_THRESHOLD", 8)
+    kgreason.publish(folder, postgres, name="indexed")
+    config = kgreason.open(folder).retrieve_config
+    sampled = dataclasses.replace(config, hybrid=dataclasses.replace(config.hybrid, floor_sample=8, candidates=10))
+    local = kgreason.open(folder, retrieve_config=sampled)
+    served = kgreason.open(f"{postgres}#indexed", retrieve_config=sampled)
+    indexes = served._indexes
+    assert len(indexes["passage"]) > 8 and len(indexes["entity"]) > 8 and len(indexes["fact"]) == 0  # no fact vectors
+    assert {name: index.exact for name, index in indexes.items()} == {"entity": False, "fact": True, "passage": False}
+    assert kgreason.open(location)._indexes["passage"].exact  # published at the default size: no index, exact
+    for question in questions()[:8]:
+        for mode in ("hybrid", "dense"):
+            assert _ranked(served, question, mode) == _ranked(local, question, mode), (question, mode)
