@@ -386,9 +386,26 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"kg {args.command}: interrupted; saved graphs are unchanged", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader of our output went away (`kg ask ... | head`): not an error of ours
+    except BrokenPipeError:
+        if not stdout_closed():  # another pipe broke (a worker's, a server's): a failure, not `| head`
+            raise
+        # the reader of our output went away (`kg ask ... | head`): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
         return 0
+
+
+def stdout_closed() -> bool:
+    """Whether standard output is a pipe whose reader has gone (poll reports an error on its write end).
+    Only then may ``main`` silence standard output: a test or a program calling ``main`` in process
+    would otherwise lose its own output for good, over a pipe that was never stdout."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLERR)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no fileno (replaced stdout), or no poll on this system
+        return False
 
 
 if __name__ == "__main__":

@@ -200,3 +200,26 @@ def test_output_piped_into_a_reader_that_stops_early_is_not_an_error(graph_dir):
     reader.stdin.close()
     reader.wait()
     assert writer.returncode == 0 and "Traceback" not in writer.stderr
+
+
+def test_a_broken_pipe_that_is_not_standard_output_is_a_failure_and_output_goes_on(graph_dir, monkeypatch, capsys):
+    """Only a closed standard output means `| head`: a pipe to a worker or a server that breaks is a real
+    failure, and a program (or a test) calling main in process keeps its standard output."""
+    import kgreason.cli as cli
+
+    def broken(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    parser = cli._parser
+
+    def patched():
+        p = parser()
+        p._subparsers._group_actions[0].choices["stats"].set_defaults(func=broken)
+        return p
+
+    monkeypatch.setattr(cli, "_parser", patched)
+    with pytest.raises(BrokenPipeError):
+        main(["stats", str(graph_dir)])
+    print("still here")
+    assert capsys.readouterr().out == "still here\n"
+    assert not cli.stdout_closed()
