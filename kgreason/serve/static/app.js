@@ -80,7 +80,10 @@ function renderAnswer(a) {
   $("answer").hidden = false;
   $("answer-text").textContent = a.text;
   const flags = clear($("answer-flags"));
-  if (!a.found) flags.append(el("span", "not found", "flag"));
+  const gate = (a.settings || {}).gate;
+  if (!a.found && gate && gate.score <= gate.threshold) {
+    flags.append(el("span", "not found: the evidence gate judged these passages unlike those that answer", "flag"));
+  } else if (!a.found) flags.append(el("span", "not found", "flag"));
   else if (!a.supported) flags.append(el("span", "not supported by its citations", "flag warn"));
   flags.append(el("span", a.generator + " · " + a.mode, "flag"));
   const chain = clear($("chain"));

@@ -32,11 +32,16 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(serve_graph, tmp_path_factory):
+    g = shutil.copytree(serve_graph, tmp_path_factory.mktemp("browser") / "g")
+    yield from _serve(g, serve_graph)
+
+
+def _serve(g: Path, serve_graph: Path):
+    """kg serve on ``g`` on a free loopback port, in a thread: yields (url, g), stops after."""
     import uvicorn
 
     from kgreason.serve.app import create_app
 
-    g = shutil.copytree(serve_graph, tmp_path_factory.mktemp("browser") / "g")
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(g, reports_dir=serve_graph.parent / "runs"), host="127.0.0.1",
                                         port=port, log_level="warning"))
@@ -125,3 +130,33 @@ def test_feedback_and_about_views_list_what_is_stored(page, shots):
     page.wait_for_selector("#reports .report")
     assert "today" in page.text_content("#reports") and "chunk_size" in page.text_content("#stats")
     page.screenshot(path=str(shots / "about.png"), full_page=True)
+
+
+def test_an_answer_the_evidence_gate_stopped_says_so(page, serve_graph, tmp_path):
+    """A graph whose active kg tune version has an evidence gate: the page says why the answer is not found
+    (a second server, opened in a new tab of the module's browser)."""
+    import numpy as np
+
+    from kgreason.tune import versions
+    from reason.sufficiency import FEATURES, EvidenceGate
+
+    g = shutil.copytree(serve_graph, tmp_path / "g")
+    n = len(FEATURES)
+    staging = versions.staging_dir(g)  # a gate whose threshold no retrieval reaches
+    EvidenceGate(FEATURES, np.zeros(n), np.ones(n), np.eye(n)[0], 0.0, 1e9, "hybrid").save(staging)
+    versions.commit(g, staging, {"version": 1, "parent": 0, "parts": ["gate"]})
+    versions.activate(g, 1)
+    served = _serve(g, serve_graph)
+    url, _ = next(served)
+    tab = page.context.browser.new_page()
+    try:
+        tab.goto(url)
+        tab.fill("#question", QUESTION)
+        tab.click("#ask-button")
+        tab.wait_for_selector("#answer:not([hidden])")
+        expect(tab.locator("#answer-text")).to_have_text("Not found in the documents.")
+        expect(tab.locator("#answer-flags")).to_contain_text(
+            "not found: the evidence gate judged these passages unlike those that answer")
+    finally:
+        tab.close()
+        next(served, None)
