@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
 
 from kg.model import Feedback
+from reason.retrieve import queries
+
+BATCH = 64  # questions embedded per embedder call
 
 
 @dataclass(frozen=True)
@@ -59,3 +64,18 @@ def passage_recall(ranked: Sequence[str], positives: Sequence[str], k: int) -> f
     0.5
     """
     return len(set(ranked[:k]) & set(positives)) / len(set(positives)) if positives else 0.0
+
+
+def with_query_vectors(kb, questions: Sequence[TrainingQuestion], progress: Callable[[int], None] = lambda n: None
+                       ) -> Iterator[tuple[TrainingQuestion, np.ndarray]]:
+    """Each question with the embeddings of its retrieval queries (``reason.retrieve.queries``), made
+    ``BATCH`` questions per embedder call; ``progress`` gets each batch's size once its questions are used."""
+    for start in range(0, len(questions), BATCH):
+        part = questions[start:start + BATCH]
+        texts = [queries(q.question) for q in part]
+        vectors = kb.embedder.embed([t for group in texts for t in group])
+        at = 0
+        for q, group in zip(part, texts):
+            yield q, vectors[at:at + len(group)]
+            at += len(group)
+        progress(len(part))

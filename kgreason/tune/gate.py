@@ -20,11 +20,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from reason.retrieve import queries
 from reason.sufficiency import EvidenceGate, evidence_features, fit_gate
 
-from .data import TrainingQuestion
-from .ranker import BATCH
+from .data import TrainingQuestion, with_query_vectors
 
 FOLDS = 5
 K = 5
@@ -64,21 +62,14 @@ def gate_rows(kb, questions: Sequence[TrainingQuestion], progress: Callable[[int
     question's sub-queries are embedded once, in batches, for both retrievals."""
     graph, retriever = kb.graph, kb.retriever
     out = []
-    for start in range(0, len(questions), BATCH):
-        part = questions[start:start + BATCH]
-        texts = [queries(q.question) for q in part]
-        vectors = kb.embedder.embed([t for group in texts for t in group])
-        at = 0
-        for q, group in zip(part, texts):
-            mine, at = vectors[at:at + len(group)], at + len(group)
-            docs = {graph.passages[p].doc_id for p in q.positives if p in graph.passages}
-            if not docs:
-                continue
-            normal = retriever.retrieve(q.question, k=K, mode="hybrid", vectors=mine)
-            ablated = retriever.retrieve(q.question, k=K, mode="hybrid", exclude=docs, vectors=mine)
-            out.append(GateRows(q.question, evidence_features(normal) if docs <= {e.doc_id for e in normal.evidence}
-                                else None, evidence_features(ablated)))
-        progress(len(part))
+    for q, vectors in with_query_vectors(kb, questions, progress):
+        docs = {graph.passages[p].doc_id for p in q.positives if p in graph.passages}
+        if not docs:
+            continue
+        normal = retriever.retrieve(q.question, k=K, mode="hybrid", vectors=vectors)
+        ablated = retriever.retrieve(q.question, k=K, mode="hybrid", exclude=docs, vectors=vectors)
+        out.append(GateRows(q.question, evidence_features(normal) if docs <= {e.doc_id for e in normal.evidence}
+                            else None, evidence_features(ablated)))
     return out
 
 

@@ -18,11 +18,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from reason.learned_rank import LinearRanker, Pool, fit
-from reason.retrieve import queries
 
-from .data import TrainingQuestion, passage_recall
+from .data import TrainingQuestion, passage_recall, with_query_vectors
 
-BATCH = 64  # questions embedded per embedder call
 FOLDS = 5
 MIN_PEOPLE = 20  # fewer people's questions than this say too little about what a ranker would gain
 K = 5
@@ -52,19 +50,11 @@ class CrossValidation:
 def candidate_pools(kb, questions: Sequence[TrainingQuestion], progress: Callable[[int], None] = lambda n: None) -> list[Pool]:
     """One ``Pool`` per question: its hybrid candidates (no learned ranker applied) and their features,
     relevant where the question's positives are."""
-    retriever = kb.retriever
     pools = []
-    for start in range(0, len(questions), BATCH):
-        part = questions[start:start + BATCH]
-        texts = [queries(q.question) for q in part]
-        vectors = kb.embedder.embed([t for group in texts for t in group])
-        at = 0
-        for q, group in zip(part, texts):
-            ids, features = retriever.candidates(q.question, vectors[at:at + len(group)])
-            at += len(group)
-            positives = set(q.positives)
-            pools.append(Pool(features, np.array([p in positives for p in ids], dtype=bool)))
-        progress(len(part))
+    for q, vectors in with_query_vectors(kb, questions, progress):
+        ids, features = kb.retriever.candidates(q.question, vectors)
+        positives = set(q.positives)
+        pools.append(Pool(features, np.array([p in positives for p in ids], dtype=bool)))
     return pools
 
 
