@@ -87,21 +87,6 @@ def run_set(kb, questions: list[dict], modes: tuple[str, ...], k: int = 5) -> di
     return results
 
 
-def batch_throughput(kb, questions: list[str], rounds: int = 3) -> dict[str, float]:
-    """Best-of-``rounds`` wall time for all ``questions`` in hybrid mode: one ``retrieve`` call each,
-    then ``retrieve_many`` (the two alternate, so both see the same machine)."""
-    single, batched = [], []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for q in questions:
-            kb.retrieve(q, mode="hybrid")
-        single.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        kb.retrieve_many(questions, mode="hybrid")
-        batched.append(time.perf_counter() - t)
-    return {"single_s": min(single), "batched_s": min(batched)}
-
-
 def print_table(name: str, results: dict[str, dict]) -> None:
     dense = results.get("dense", {}).get("median_ms")
     print(f"\n{name}")
@@ -133,8 +118,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="extraction processes when building a graph")
     ap.add_argument("--misses", type=int, default=0, help="print N hybrid misses per set")
     ap.add_argument("--json", type=Path, default=None, help="write the figures (without per-question rows) here")
-    ap.add_argument("--batch", action="store_true",
-                    help="also time every question one call each against retrieve_many (hybrid), three rounds each")
     args = ap.parse_args(argv)
     summary = {}
     for name in args.sets:
@@ -146,11 +129,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.misses and "hybrid" in results:
             print_misses(kb, questions, results, "hybrid", args.misses)
         summary[name] = {m: {k: v for k, v in r.items() if k != "questions"} for m, r in results.items()}
-        if args.batch:
-            summary[name]["batch"] = batch_throughput(kb, [q["question"] for q in questions])
-            b = summary[name]["batch"]
-            print(f"hybrid, {len(questions)} questions: one call each {b['single_s']:.2f} s, retrieve_many "
-                  f"{b['batched_s']:.2f} s ({b['single_s'] / b['batched_s']:.2f}x the throughput)")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return 0

@@ -131,8 +131,8 @@ class KnowledgeBase:
         return self.retriever.retrieve(question, k=k, mode=mode)
 
     def retrieve_many(self, questions: Sequence[str], k: int | None = None, mode: str | None = None) -> list[Retrieval]:
-        """``retrieve`` for many questions, their embeddings made in batches (faster per question
-        than one call each, for evaluation and bulk jobs). A bad question is named by its position."""
+        """``retrieve`` for many questions, in order, each exactly as ``retrieve`` gives it (for
+        evaluation and bulk jobs). A bad question is named by its position."""
         for n, question in enumerate(questions, 1):
             try:
                 _check_question(question)

@@ -90,7 +90,7 @@ class Retriever:
         the settings used. ``exclude`` holds document ids retrieval treats as absent: their passages,
         the entities only they mention and the facts only they state are never seen (ablations);
         the settings then record them as ``exclude``. ``vectors``: the embeddings of ``queries(question)``
-        when the caller has them (``retrieve_many`` embeds a whole batch in one call).
+        when the caller has them, made in one embedder call as ``retrieve`` makes them.
 
         >>> from kg.embedding import HashingEmbedder
         >>> Retriever(KnowledgeGraph(), HashingEmbedder(dim=8)).retrieve("Who?", exclude={"d1"}).settings["exclude"]
@@ -114,36 +114,19 @@ class Retriever:
             settings["ranker"] = self.ranker.name
         return Retrieval(question, mode, evidence, chain, tuple(linked), entities, timings, settings)
 
-    def retrieve_many(self, questions: Sequence[str], k: int | None = None, mode: str | None = None,
-                      batch: int = 64) -> list[Retrieval]:
-        """``retrieve`` for each question, embedding the questions (and their sub-queries) ``batch``
-        questions per embedder call instead of one call each. Each retrieval's ``embed`` timing is
-        its share of its batch's call.
+    def retrieve_many(self, questions: Sequence[str], k: int | None = None, mode: str | None = None) -> list[Retrieval]:
+        """``retrieve`` for each question, in order: exactly what ``retrieve`` gives for it.
+
+        Each question's texts (it and its sub-queries) are embedded in one embedder call of their own,
+        as ``retrieve`` embeds them, never batched with other questions: the int8 embedder scales a
+        call's activations together, so a vector made in a batch depends on its neighbours (cosine
+        down to .99), and rankings trained or validated on batched vectors were not the ones served.
 
         >>> from kg.embedding import HashingEmbedder
         >>> [r.question for r in Retriever(KnowledgeGraph(), HashingEmbedder(dim=8)).retrieve_many(["A?", "B?"])]
         ['A?', 'B?']
         """
-        out: list[Retrieval] = []
-        mode = mode or self.config.mode
-        for start in range(0, len(questions), batch):
-            part = list(questions[start:start + batch])
-            texts = [[] if mode == "bm25" else [q] if mode == "dense" else queries(q) for q in part]
-            t = time.perf_counter()
-            flat = [x for group in texts for x in group]
-            embedded = self.embedder.embed(flat) if flat and len(self.passage_ids) else np.zeros((len(flat), 1))
-            share = (time.perf_counter() - t) / len(part)
-            at = 0
-            for q, group in zip(part, texts):
-                if mode == "bm25":
-                    out.append(self.retrieve(q, k, mode))
-                    continue
-                r = self.retrieve(q, k, mode, vectors=embedded[at:at + len(group)])
-                r.timings["embed" if mode != "dense" else "dense"] += share
-                r.timings["total"] += share
-                out.append(r)
-                at += len(group)
-        return out
+        return [self.retrieve(q, k, mode) for q in questions]
 
     def first_hop(self, question: str, timings: dict[str, float] | None = None,
                   vectors: np.ndarray | None = None) -> "FirstHop":

@@ -78,6 +78,21 @@ def regex_extractor() -> RegexExtractor:
 
 
 @pytest.fixture
+def batch_sensitive_embedder():
+    """A hashing embedder whose vectors, like the int8 model's, depend on the other texts of their call:
+    each row is pulled towards the call's mean when the call holds more than one text."""
+    from kg.embedding import HashingEmbedder
+
+    class BatchSensitive(HashingEmbedder):
+        def embed(self, texts):
+            v = super().embed(texts)
+            v = v + 0.8 * v.mean(axis=0, keepdims=True) * (len(texts) > 1)
+            return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+    return BatchSensitive(dim=64)
+
+
+@pytest.fixture
 def hashing_config():
     """Build settings that need no model: hashing embedder, no embedding-based resolution."""
     from kg.config import BuildConfig

@@ -59,7 +59,7 @@ class GateValidation:
 def gate_rows(kb, questions: Sequence[TrainingQuestion], progress: Callable[[int], None] = lambda n: None) -> list[GateRows]:
     """``GateRows`` of each question in ``kb``'s hybrid retrieval (its ranker and reranker included); a
     question none of whose passages is in the graph has nothing to exclude and gives no rows. Each
-    question's sub-queries are embedded once, in batches, for both retrievals."""
+    question's sub-queries are embedded once (as ``kb.retrieve`` embeds them) for both retrievals."""
     graph, retriever = kb.graph, kb.retriever
     out = []
     for q, vectors in with_query_vectors(kb, questions, progress):

@@ -379,8 +379,7 @@ def _triplets(kb, questions: list[TrainingQuestion]) -> list[tuple[str, str, str
 
 
 def _ranked(kb, questions: list[TrainingQuestion], k) -> list:
-    """Hybrid retrievals of ``questions`` at ``k(question)`` passages each, in order, with the
-    questions embedded in batches (``retrieve_many``) rather than one embedder call each."""
+    """Hybrid retrievals of ``questions`` at ``k(question)`` passages each, in order."""
     by_k: dict[int, list[int]] = {}
     for n, q in enumerate(questions):
         by_k.setdefault(k(q), []).append(n)

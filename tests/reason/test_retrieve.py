@@ -290,29 +290,23 @@ def test_hybrid_ranks_only_candidates_and_passages_the_walk_reaches(graph):
     assert got[0] == "Blind Shaft" and "Xian" in got and "Paris" not in got and "Tea" not in got
 
 
-class _CountingEmbedder(HashingEmbedder):
-    def __init__(self, dim):
-        super().__init__(dim=dim)
-        self.calls = 0
-
-    def embed(self, texts):
-        self.calls += 1
-        return super().embed(texts)
-
-
 @pytest.mark.parametrize("mode", RETRIEVAL_MODES)
-def test_retrieve_many_gives_what_retrieve_gives_with_one_embedding_call_per_batch(graph, mode):
+def test_retrieve_many_gives_exactly_what_retrieve_gives_though_vectors_depend_on_their_call(graph, mode,
+                                                                                          batch_sensitive_embedder):
     questions = [QUESTION, "Which is older, Blind Shaft or Paris?", "What is tea brewed from?", "Where is Xian?"]
-    embedder = _CountingEmbedder(dim=64)
-    r = Retriever(graph, embedder, FixedFinder([("Blind Shaft", "WORK_OF_ART")]))
-    one_by_one = [r.retrieve(q, k=3, mode=mode) for q in questions]
-    calls = embedder.calls
-    batched = r.retrieve_many(questions, k=3, mode=mode, batch=3)
-    assert [[e.passage_id for e in x.evidence] for x in batched] == [[e.passage_id for e in x.evidence] for x in one_by_one]
-    assert [x.chain for x in batched] == [x.chain for x in one_by_one]
-    assert embedder.calls - calls == (0 if mode == "bm25" else 2)  # two batches: 3 questions, then 1
-    assert all(x.timings["total"] == pytest.approx(sum(v for key, v in x.timings.items() if key != "total"))
-               for x in batched)
+    r = Retriever(graph, batch_sensitive_embedder, FixedFinder([("Blind Shaft", "WORK_OF_ART")]))
+    one_by_one = [r.retrieve(q, k=6, mode=mode) for q in questions]
+    many = r.retrieve_many(questions, k=6, mode=mode)
+    key = lambda x: [(e.passage_id, round(e.score, 9)) for e in x.evidence]  # noqa: E731
+    assert [key(x) for x in many] == [key(x) for x in one_by_one]
+    assert [x.chain for x in many] == [x.chain for x in one_by_one]
+    if mode == "dense":  # the embedder does matter here: all four questions in one call rank otherwise
+        import numpy as np
+
+        together = r.embedder.embed(questions)
+        alone = np.vstack([r.embedder.embed([q]) for q in questions])
+        assert [r.passage_index.search_rows(together[i:i + 1], 6)[0][0].tolist() for i in range(4)] != \
+            [r.passage_index.search_rows(alone[i:i + 1], 6)[0][0].tolist() for i in range(4)]
 
 
 def test_a_graph_larger_than_the_floor_sample_is_scored_where_needed(graph):

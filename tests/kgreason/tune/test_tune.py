@@ -12,7 +12,7 @@ from kg.errors import ConfigError
 from kg.graph import VectorTable
 from kg.model import Feedback
 from kgreason.tune import versions
-from kgreason.tune.data import TrainingQuestion, split, training_questions
+from kgreason.tune.data import TrainingQuestion, split, training_questions, with_query_vectors
 from kgreason.tune.embedder import base_model_folder, export_onnx, train_embedder
 
 
@@ -89,6 +89,21 @@ def test_the_split_is_by_question_and_stable():
     train, val = split(qs, 0.2)
     assert 25 <= len(val) <= 55 and not {q.question for q in train} & {q.question for q in val}
     assert split(qs[:100], 0.2)[1] == [q for q in val if q in qs[:100]]  # more data never moves a question
+
+
+def test_query_vectors_are_made_as_retrieval_makes_them_one_call_per_question(batch_sensitive_embedder):
+    from types import SimpleNamespace
+
+    from reason.retrieve import queries
+
+    qs = [TrainingQuestion(q, ("p",), "human") for q in
+          ("Who was born first, Ada Lovelace or Charles Babbage?", "Where is Xian?", "What is tea brewed from?")]
+    seen = []
+    got = list(with_query_vectors(SimpleNamespace(embedder=batch_sensitive_embedder), qs, seen.append))
+    assert [q for q, _ in got] == qs and seen == [1, 1, 1] and [len(v) for _, v in got] == [3, 1, 1]
+    for q, vectors in got:  # exactly the vectors kb.retrieve would make, not those of a batch of questions
+        assert np.array_equal(vectors, batch_sensitive_embedder.embed(queries(q.question)))
+    assert not np.allclose(got[1][1], batch_sensitive_embedder.embed([qs[1].question, qs[2].question])[:1])
 
 
 def _version(graph_dir, number, parent, activated=True):
