@@ -65,7 +65,7 @@ def run_fold(graph: Path, labelled: list[dict], evaluated: list[dict], args) -> 
         except ConfigError as exc:  # kg tune found nothing it could judge: it trained nothing, changed nothing
             print(f"  {exc}", flush=True)
             return {"labels": len(labelled), "before": before, "after": before, "gate_activated": False, "readers": {},
-                    "refused": str(exc), "parts": [], "dense": {"before": dense_before, "after": dense_before},
+                    "refused": str(exc), "parts": [], "ranker_validation": None, "dense": {"before": dense_before, "after": dense_before},
                     "hybrid_tuned_embedder_only": before, "validation_per_part": {}, "cpu_seconds_per_part": {},
                     "validation": [float("nan")] * 2, "train_questions": 0, "sources": {},
                     "tune_seconds": round(time.perf_counter() - started, 1), "tune_cpu_seconds": 0.0}
@@ -78,6 +78,7 @@ def run_fold(graph: Path, labelled: list[dict], evaluated: list[dict], args) -> 
         readers = reader_scores(tuned, g / "models" / str(report.version), manifest, evaluated, args) if args.reader_steps else {}
         return {"labels": len(labelled), "before": before, "after": after, "gate_activated": report.activated, "readers": readers,
                 "reader_manifest": manifest.get("reader"), "reader_validation": report.settings.get("reader_validation"),
+                "ranker_validation": report.settings.get("ranker_validation"),
                 "parts": versions.read_manifest(versions.version_dir(g, report.version))["parts"],
                 "dense": {"before": dense_before, "after": {k: recall(no_reranker, evaluated, k, "dense") for k in (2, 5)}},
                 "hybrid_tuned_embedder_only": {k: recall(no_reranker, evaluated, k) for k in (2, 5)},
@@ -86,6 +87,12 @@ def run_fold(graph: Path, labelled: list[dict], evaluated: list[dict], args) -> 
                 "validation": [report.recall_before, report.recall_after], "train_questions": report.train_questions,
                 "sources": report.sources, "tune_seconds": round(time.perf_counter() - started, 1),
                 "tune_cpu_seconds": report.cpu_seconds}
+
+
+def _parts(r: dict) -> str:
+    """The parts a run kept, the ranker with its kind ("ranker (boosted)")."""
+    kind = (r.get("ranker_validation") or {}).get("kind")
+    return "+".join(f"ranker ({kind})" if part == "ranker" and kind else part for part in r["parts"]) or "none"
 
 
 def reader_scores(kb, version: Path, manifest: dict, evaluated: list[dict], args) -> dict:
@@ -143,12 +150,12 @@ def main(argv: list[str] | None = None) -> int:
             curves[name].append(r)
             print(f"{name} curve: {count} labels: hybrid R@2 {r['before'][2]:.3f} -> {r['after'][2]:.3f}, R@5 "
                   f"{r['before'][5]:.3f} -> {r['after'][5]:.3f}; dense R@5 {r['dense']['before'][5]:.3f} -> "
-                  f"{r['dense']['after'][5]:.3f}; parts {'+'.join(r['parts']) or 'none'}; gate "
+                  f"{r['dense']['after'][5]:.3f}; parts {_parts(r)}; gate "
                   f"{'activated' if r['gate_activated'] else 'kept inactive'}", flush=True)
         for i, r in enumerate(out[name], 1):
             d = r["dense"]
             print(f"{name} fold {i}: dense R@5 {d['before'][5]:.3f} -> {d['after'][5]:.3f}; hybrid R@2 {r['before'][2]:.3f} -> "
-                  f"{r['after'][2]:.3f}, R@5 {r['before'][5]:.3f} -> {r['after'][5]:.3f} with {'+'.join(r['parts'])} "
+                  f"{r['after'][2]:.3f}, R@5 {r['before'][5]:.3f} -> {r['after'][5]:.3f} with {_parts(r)} "
                   f"(tuned embedder alone {r['hybrid_tuned_embedder_only'][5]:.3f}); CPU s per part {r['cpu_seconds_per_part']}; gate {'activated' if r['gate_activated'] else 'kept inactive'} "
                   f"(validation {r['validation'][0]:.3f} -> {r['validation'][1]:.3f}); {r['train_questions']} training "
                   f"questions {r['sources']}; tune {r['tune_seconds']:.0f} s, {r['tune_cpu_seconds']:.0f} CPU s", flush=True)

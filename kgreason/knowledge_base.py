@@ -61,7 +61,7 @@ class KnowledgeBase:
         self.generate_config = generate_config or GenerateConfig.from_dict(query.get("generate", {}), "generate")
         self._embedder = embedder
         self.reranker = reranker  # a reason.rerank.Reranker for hybrid retrieval (kg tune trains one)
-        self.ranker = ranker  # a reason.learned_rank.LinearRanker for hybrid retrieval (kg tune trains one)
+        self.ranker = ranker  # a reason.learned_rank ranker (linear or boosted) for hybrid retrieval (kg tune trains one)
         self.gate = gate  # a reason.sufficiency.EvidenceGate: answers "Not found" on weak evidence (kg tune fits one)
         self.reader = reader  # a kg tune reader (versions.TunedReader): what "local" and "combined" run
         self._finder = finder

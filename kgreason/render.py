@@ -182,8 +182,11 @@ def _ranker_line(settings: dict) -> str:
     if "reason" in v:
         return f"ranker: not trained: {v['reason']} (has {v['questions']})\n"
     kept = "kept" if v["kept"] else "not kept: it did not beat hybrid"
-    return (f"ranker: cross-validated Recall@{v['k']} {v['hybrid']:.3f} -> {v['ranker']:.3f} on {v['questions']} "
-            f"people's questions ({v['folds']} folds); {kept}\n")
+    kinds = v.get("kinds") or {}
+    others = "".join(f", {k} {r:.3f}" for k, r in kinds.items() if k != v.get("kind"))
+    kind = f"{v['kind']} " if kinds else ""
+    return (f"ranker: cross-validated Recall@{v['k']} {v['hybrid']:.3f} -> {kind}{v['ranker']:.3f}{others} on "
+            f"{v['questions']} people's questions ({v['folds']} folds); {kept}\n")
 
 
 def _evidence_gate_line(settings: dict) -> str:

@@ -22,6 +22,7 @@ a little and many move it more.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -140,6 +141,180 @@ def fit(pools: Sequence[Pool], l2: float = 1.0) -> LinearRanker:
 
     result = minimize(loss, prior.copy(), jac=True, method="L-BFGS-B", options={"maxiter": 500})
     return LinearRanker(FEATURES, mean, scale, result.x)
+
+
+BOOSTED_FORMAT = "kgreason-boosted-ranker"
+BOOSTED_VERSION = 1
+
+
+@dataclass(frozen=True)
+class BoostedRanker:
+    """Scores feature rows as ``base`` plus the leaf each tree sends a row to: shallow trees, each split
+    a ``feature <= threshold`` test, so signals can count in combination (a title named in the question
+    matters more when hybrid also ranks the passage high). ``trees`` holds per tree the arrays
+    ``feature`` (-1 at a leaf), ``threshold``, ``left``, ``right`` and ``value``, node 0 the root."""
+
+    features: tuple[str, ...]
+    base: float
+    trees: tuple[dict[str, np.ndarray], ...]
+    name: str = "boosted"
+
+    def __post_init__(self):
+        # every tree's nodes side by side (trees x nodes, leaves pointing at themselves), so that scoring
+        # walks all trees at once, one level a step
+        width = max((len(t["feature"]) for t in self.trees), default=1)
+        stacked = {k: np.zeros((len(self.trees), width), dtype=np.int64 if k in ("feature", "left", "right") else np.float64)
+                   for k in _TREE_KEYS}
+        for i, tree in enumerate(self.trees):
+            n = len(tree["feature"])
+            leaf = tree["feature"] < 0
+            stacked["feature"][i, :n] = np.where(leaf, 0, tree["feature"])
+            stacked["threshold"][i, :n] = np.where(leaf, np.inf, tree["threshold"])  # a leaf "goes left" to itself
+            stacked["left"][i, :n] = np.where(leaf, np.arange(n), tree["left"])
+            stacked["right"][i, :n] = np.where(leaf, np.arange(n), tree["right"])
+            stacked["value"][i, :n] = tree["value"]
+        depth = 0
+        for tree in self.trees:
+            levels = np.zeros(len(tree["feature"]), dtype=np.int64)
+            for node in range(len(tree["feature"])):  # children come after their node
+                if tree["feature"][node] >= 0:
+                    levels[tree["left"][node]] = levels[tree["right"][node]] = levels[node] + 1
+            depth = max(depth, int(levels.max(initial=0)))
+        object.__setattr__(self, "_stacked", (stacked, depth))
+
+    def score(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.float64)
+        if not len(rows) or not self.trees:
+            return np.full(len(rows), self.base)
+        stacked, depth = self._stacked
+        trees = np.arange(len(self.trees))[None, :]
+        node = np.zeros((len(rows), len(self.trees)), dtype=np.int64)
+        for _ in range(depth):
+            feature = stacked["feature"][trees, node]
+            go_left = np.take_along_axis(rows, feature, axis=1) <= stacked["threshold"][trees, node]
+            node = np.where(go_left, stacked["left"][trees, node], stacked["right"][trees, node])
+        return self.base + stacked["value"][trees, node].sum(axis=1)
+
+    def to_dict(self) -> dict:
+        return {"format": BOOSTED_FORMAT, "format_version": BOOSTED_VERSION, "features": list(self.features),
+                "base": self.base, "trees": [{k: v.tolist() for k, v in t.items()} for t in self.trees]}
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``ranker.json`` into ``folder`` (atomically: a temporary file renamed)."""
+        return save_model_file(Path(folder) / RANKER_FILE, self.to_dict())
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "BoostedRanker":
+        path = Path(folder) / RANKER_FILE
+        data = load_model_file(path, "learned ranker", BOOSTED_FORMAT, BOOSTED_VERSION, FEATURES)
+        trees = []
+        try:
+            for t in data["trees"]:
+                tree = {k: np.asarray(t[k], dtype=np.int64 if k in ("feature", "left", "right") else np.float64)
+                        for k in _TREE_KEYS}
+                n = len(tree["feature"])
+                inner = tree["feature"] >= 0
+                if (any(len(v) != n for v in tree.values()) or (tree["feature"] >= len(FEATURES)).any()
+                        or (inner & ((tree["left"] <= np.arange(n)) | (tree["right"] <= np.arange(n))
+                                     | (tree["right"] >= n) | (tree["left"] >= n))).any()):
+                    raise ValueError
+                trees.append(tree)
+            base = float(data["base"])
+        except (KeyError, TypeError, ValueError):
+            raise StoreError(f"{path}: expected 'base' and 'trees' of {', '.join(_TREE_KEYS)} (children after "
+                             "their node, features among the ranker's)") from None
+        return cls(FEATURES, base, tuple(trees), name=f"boosted:{Path(folder).name}")
+
+
+_TREE_KEYS = ("feature", "threshold", "left", "right", "value")
+
+
+def load_ranker(folder: str | Path) -> "LinearRanker | BoostedRanker":
+    """The ranker saved in ``folder``'s ``ranker.json``, linear or boosted, as its ``format`` says."""
+    path = Path(folder) / RANKER_FILE
+    try:
+        kind = json.loads(path.read_text(encoding="utf-8")).get("format")
+    except (OSError, ValueError, AttributeError):
+        kind = None
+    return BoostedRanker.load(folder) if kind == BOOSTED_FORMAT else LinearRanker.load(folder)
+
+
+def fit_boosted(pools: Sequence[Pool], rounds: int = 100, rate: float = 0.05, depth: int = 2,
+                min_leaf: int = 20, l2: float = 1.0, bins: int = 64) -> BoostedRanker:
+    """Gradient-boosted trees on the candidates of ``pools``, each labelled relevant or not (logistic
+    loss; ``rounds`` trees of ``depth`` levels, each leaf holding ``min_leaf`` candidates or more, its
+    value a Newton step shrunk by ``rate``; splits at up to ``bins`` quantiles of each feature).
+    Pools with no relevant candidate, or nothing but relevant ones, teach nothing and are skipped.
+    Deterministic.
+
+    >>> x = np.eye(len(FEATURES))[[FEATURES.index("hybrid"), FEATURES.index("title_named")]]
+    >>> ranker = fit_boosted([Pool(x, np.array([False, True]))] * 20, min_leaf=5)
+    >>> bool(ranker.score(x)[1] > ranker.score(x)[0])
+    True
+    """
+    used = [p for p in pools if p.relevant.any() and not p.relevant.all()]
+    if not used:
+        raise ValueError("fit: no question has both a relevant and an irrelevant candidate")
+    x = np.vstack([p.features for p in used]).astype(np.float64)
+    y = np.concatenate([p.relevant for p in used]).astype(np.float64)
+    cuts = [np.unique(np.quantile(x[:, j], np.linspace(0, 1, bins + 1)[1:-1])) for j in range(x.shape[1])]
+    binned = np.column_stack([np.searchsorted(cuts[j], x[:, j], side="left") for j in range(x.shape[1])])
+    rate_ = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+    base = float(np.log(rate_ / (1 - rate_)))
+    score = np.full(len(y), base)
+    trees = []
+    for _ in range(rounds):
+        p = 1.0 / (1.0 + np.exp(-score))
+        g, h = p - y, np.maximum(p * (1 - p), 1e-12)
+        tree = _grow(binned, cuts, g, h, depth, min_leaf, l2, rate)
+        trees.append(tree)
+        score += BoostedRanker(FEATURES, 0.0, (tree,)).score(x)
+    return BoostedRanker(FEATURES, base, tuple(trees))
+
+
+def _grow(binned, cuts, g, h, depth, min_leaf, l2, rate) -> dict[str, np.ndarray]:
+    """One tree, level by level: each node takes the split of best gain in the second-order
+    approximation of the loss, if any leaves ``min_leaf`` rows on both sides and gains at all."""
+    feature, threshold, left, right, value = [], [], [], [], []
+
+    def node(rows: np.ndarray, level: int) -> int:
+        at = len(feature)
+        feature.append(-1), threshold.append(0.0), left.append(-1), right.append(-1)
+        value.append(-rate * g[rows].sum() / (h[rows].sum() + l2))
+        best = _split(binned[rows], g[rows], h[rows], min_leaf, l2) if level < depth else None
+        if best is not None:
+            j, b = best
+            feature[at], threshold[at] = j, float(cuts[j][b])
+            goes_left = binned[rows, j] <= b
+            left[at] = node(rows[goes_left], level + 1)
+            right[at] = node(rows[~goes_left], level + 1)
+        return at
+
+    node(np.arange(len(g)), 0)
+    return {"feature": np.array(feature, dtype=np.int64), "threshold": np.array(threshold),
+            "left": np.array(left, dtype=np.int64), "right": np.array(right, dtype=np.int64), "value": np.array(value)}
+
+
+def _split(binned, g, h, min_leaf, l2) -> tuple[int, int] | None:
+    """(feature, bin) of the best split of these rows (rows in bins <= bin go left), or None."""
+    G, H, n = g.sum(), h.sum(), len(g)
+    whole = G * G / (H + l2)
+    best, best_gain = None, 1e-12
+    for j in range(binned.shape[1]):
+        nb = int(binned[:, j].max()) + 1
+        if nb < 2:
+            continue
+        gl = np.cumsum(np.bincount(binned[:, j], g, nb))[:-1]
+        hl = np.cumsum(np.bincount(binned[:, j], h, nb))[:-1]
+        cl = np.cumsum(np.bincount(binned[:, j], None, nb))[:-1]
+        ok = (cl >= min_leaf) & (n - cl >= min_leaf)
+        if not ok.any():
+            continue
+        gain = np.where(ok, gl * gl / (hl + l2) + (G - gl) ** 2 / (H - hl + l2) - whole, -np.inf)
+        b = int(np.argmax(gain))
+        if gain[b] > best_gain:
+            best, best_gain = (j, b), float(gain[b])
+    return best
 
 
 def word_overlap(title: str, question_words: set[str]) -> float:

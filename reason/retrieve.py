@@ -40,7 +40,7 @@ from kg.vectors import VectorIndex, VectorSearch, aligned, build_vectors, passag
 from .exclude import Hidden, hide_documents
 from .fusion import dedup_near_duplicates, diversify, on_scale, standardize, top_scale
 from .index import BM25Index, top_k
-from .learned_rank import LinearRanker, candidate_features
+from .learned_rank import BoostedRanker, LinearRanker, candidate_features
 from .link import MentionFinder, NameTable, link_entities
 from .question import analyse_question
 from .rerank import Reranker, rerank
@@ -52,7 +52,7 @@ class Retriever:
     def __init__(self, graph: KnowledgeGraph, embedder: Embedder, finder: MentionFinder | None = None,
                  config: RetrieveConfig = RetrieveConfig(), reranker: Reranker | None = None,
                  index_dir: Path | None = None, indexes: Mapping[str, VectorSearch] | None = None,
-                 ranker: LinearRanker | None = None):
+                 ranker: LinearRanker | BoostedRanker | None = None):
         self.graph, self.embedder, self.finder, self.config = graph, embedder, finder, config
         self.reranker = reranker  # rescoring hybrid's best passages (reason/rerank.py), when one is trained
         self.ranker = ranker  # reordering them by hybrid's signals as kg tune weighed them (reason/learned_rank.py)

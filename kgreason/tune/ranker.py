@@ -7,7 +7,9 @@ verdicts, whose passages are the ones the reader already cited): questions gener
 fitted on them lowered Recall@5 on real questions by .05 to .11 (``benchmarks/tune_folds.py``).
 
 Being cheap, it is judged by cross-validation over every person's question (each scored by a ranker
-fitted without it), a much larger test than the held-out split alone, then fitted on all of them.
+fitted without it), a much larger test than the held-out split alone, then fitted on all of them. Two
+kinds are cross-validated on the same folds, a linear weighing and boosted trees (which let signals count
+in combination), and the one that ranks the unseen questions better is kept (linear on a tie).
 """
 from __future__ import annotations
 
@@ -17,13 +19,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from reason.learned_rank import LinearRanker, Pool, fit
+from reason.learned_rank import BoostedRanker, LinearRanker, Pool, fit, fit_boosted
 
 from .data import TrainingQuestion, passage_recall, with_query_vectors
 
 FOLDS = 5
 MIN_PEOPLE = 20  # fewer people's questions than this say too little about what a ranker would gain
 K = 5
+KINDS = {"linear": fit, "boosted": fit_boosted}  # in order of preference on a tie
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,10 @@ class CrossValidation:
 
     without: dict[str, float]
     with_ranker: dict[str, float]
-    ranker: LinearRanker | None
+    ranker: LinearRanker | BoostedRanker | None
     folds: int
+    kind: str = "linear"
+    kinds: dict[str, float] | None = None  # each kind's cross-validated mean Recall@K
 
     @property
     def gain(self) -> float:
@@ -44,7 +49,8 @@ class CrossValidation:
     def summary(self) -> dict:
         return {"questions": len(self.without), "folds": self.folds, "k": K,
                 "hybrid": round(float(np.mean(list(self.without.values()))), 4) if self.without else None,
-                "ranker": round(float(np.mean(list(self.with_ranker.values()))), 4) if self.with_ranker else None}
+                "ranker": round(float(np.mean(list(self.with_ranker.values()))), 4) if self.with_ranker else None,
+                "kind": self.kind, "kinds": {k: round(v, 4) for k, v in (self.kinds or {}).items()}}
 
 
 def candidate_pools(kb, questions: Sequence[TrainingQuestion], progress: Callable[[int], None] = lambda n: None) -> list[Pool]:
@@ -59,31 +65,38 @@ def candidate_pools(kb, questions: Sequence[TrainingQuestion], progress: Callabl
 
 
 def cross_validate(kb, questions: Sequence[TrainingQuestion], folds: int = FOLDS,
-                   progress: Callable[[int], None] = lambda n: None) -> CrossValidation:
+                   progress: Callable[[int], None] = lambda n: None, kinds: Sequence[str] = tuple(KINDS)) -> CrossValidation:
     """Split ``questions`` into ``folds`` by a hash of their text; score each fold's questions by hybrid
-    retrieval in ``kb`` (which must have no ranker) and with a ranker fitted on the other folds; then
-    fit one on all. Folds whose other folds teach nothing (no relevant candidate anywhere) keep hybrid."""
+    retrieval in ``kb`` (which must have no ranker) and, for each of ``kinds``, with a ranker of that
+    kind fitted on the other folds; keep the kind whose unseen questions scored best (the first of
+    ``kinds`` on a tie) and fit it on all. Folds whose other folds teach nothing (no relevant candidate
+    anywhere) keep hybrid."""
     retriever = kb.retriever
     pools = candidate_pools(kb, questions, progress)
     fold_of = [int(hashlib.sha1(q.question.encode("utf-8")).hexdigest()[:8], 16) % folds for q in questions]
     without = recalls(kb, questions)
-    with_ranker: dict[str, float] = {}
-    for f in range(folds):
-        test = [q for q, at in zip(questions, fold_of) if at == f]
-        if not test:
-            continue
-        model = _fit([p for p, at in zip(pools, fold_of) if at != f])
-        retriever.ranker = model
-        try:
-            with_ranker.update(recalls(kb, test) if model is not None else {q.question: without[q.question] for q in test})
-        finally:
-            retriever.ranker = None
-    return CrossValidation(without, with_ranker, _fit(pools), folds)
+    scored: dict[str, dict[str, float]] = {}
+    for kind in kinds:
+        with_ranker: dict[str, float] = {}
+        for f in range(folds):
+            test = [q for q, at in zip(questions, fold_of) if at == f]
+            if not test:
+                continue
+            model = _fit([p for p, at in zip(pools, fold_of) if at != f], kind)
+            retriever.ranker = model
+            try:
+                with_ranker.update(recalls(kb, test) if model is not None else {q.question: without[q.question] for q in test})
+            finally:
+                retriever.ranker = None
+        scored[kind] = with_ranker
+    means = {kind: float(np.mean(list(r.values()))) if r else 0.0 for kind, r in scored.items()}
+    best = max(kinds, key=lambda kind: (means[kind], -list(kinds).index(kind)))
+    return CrossValidation(without, scored[best], _fit(pools, best), folds, best, means)
 
 
-def _fit(pools: list[Pool]) -> LinearRanker | None:
+def _fit(pools: list[Pool], kind: str = "linear") -> LinearRanker | BoostedRanker | None:
     try:
-        return fit(pools)
+        return KINDS[kind](pools)
     except ValueError:  # no question with a relevant candidate (and an irrelevant one)
         return None
 

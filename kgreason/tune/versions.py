@@ -187,9 +187,9 @@ def has_embedder(folder: Path) -> bool:
 
 def open_ranker(folder: Path):
     """The learned ranker of a version folder (``ranker.json``), or None when it has none."""
-    from reason.learned_rank import RANKER_FILE, LinearRanker
+    from reason.learned_rank import RANKER_FILE, load_ranker
 
-    return LinearRanker.load(folder) if (folder / RANKER_FILE).is_file() else None
+    return load_ranker(folder) if (folder / RANKER_FILE).is_file() else None
 
 
 def open_gate(folder: Path):

@@ -9,7 +9,7 @@ import pytest
 
 from kg.embedding import HashingEmbedder
 from kg.errors import StoreError
-from reason.learned_rank import FEATURES, RANKER_FILE, LinearRanker, Pool, fit
+from reason.learned_rank import FEATURES, RANKER_FILE, BoostedRanker, LinearRanker, Pool, fit, fit_boosted, load_ranker
 from reason.retrieve import Retriever
 
 from .test_retrieve import QUESTION, FixedFinder, graph  # noqa: F401 - the module's graph fixture
@@ -73,6 +73,71 @@ def test_it_is_saved_and_loaded_whole_and_a_wrong_file_is_named(tmp_path):
     path.write_text("{")
     with pytest.raises(StoreError, match="unreadable learned ranker"):
         LinearRanker.load(tmp_path)
+
+
+DENSE = FEATURES.index("dense")
+
+
+def _middle_pools(n: int, seed: int) -> list[Pool]:
+    """Pools of 8 candidates whose relevant one has a middling dense score (0.4-0.6) while the others
+    score low (below 0.3) or high (above 0.7): no weight on the score finds it, two splits on it can."""
+    rng = np.random.default_rng(seed)
+    pools = []
+    for _ in range(n):
+        x = rng.normal(scale=0.1, size=(8, len(FEATURES)))
+        x[:, DENSE] = np.where(rng.integers(0, 2, 8) == 1, rng.uniform(0.7, 1.0, 8), rng.uniform(0.0, 0.3, 8))
+        at = int(rng.integers(0, 8))
+        x[at, DENSE] = rng.uniform(0.4, 0.6)
+        pools.append(Pool(x, np.arange(8) == at))
+    return pools
+
+
+def test_boosted_trees_learn_what_no_linear_weighing_can_and_are_deterministic():
+    train, test = _middle_pools(150, 5), _middle_pools(60, 6)
+    boosted = fit_boosted(train)
+    assert _top1(boosted, test) == 1.0 and _top1(fit(train), test) < 0.5
+    again = fit_boosted(train)
+    assert again.base == boosted.base and all(np.array_equal(a[k], b[k]) for a, b in zip(again.trees, boosted.trees)
+                                              for k in a)
+    assert len(boosted.trees) == 100 and all(len(t["feature"]) <= 7 for t in boosted.trees)  # two levels at most
+
+
+def test_a_leaf_never_holds_fewer_candidates_than_asked_and_scores_are_the_leaves_summed():
+    train = _middle_pools(150, 5)
+    rows = np.vstack([p.features for p in train])
+    ranker = fit_boosted(train, rounds=5, min_leaf=300)
+    total = np.full(len(rows), ranker.base)
+    for tree in ranker.trees:
+        counts = {}
+        for i, row in enumerate(rows):
+            node = 0
+            while tree["feature"][node] >= 0:
+                node = tree["left"][node] if row[tree["feature"][node]] <= tree["threshold"][node] else tree["right"][node]
+            counts[node] = counts.get(node, 0) + 1
+            total[i] += tree["value"][node]
+        assert min(counts.values()) >= 300 and len(counts) > 1
+    assert np.allclose(ranker.score(rows), total)
+
+
+def test_a_boosted_ranker_is_saved_loaded_by_its_format_and_a_broken_tree_is_named(tmp_path):
+    ranker = fit_boosted(_middle_pools(60, 7), rounds=10)
+    ranker.save(tmp_path)
+    loaded = load_ranker(tmp_path)
+    x = _middle_pools(3, 8)[0].features
+    assert isinstance(loaded, BoostedRanker) and loaded.name == f"boosted:{tmp_path.name}"
+    assert np.array_equal(loaded.score(x), ranker.score(x))
+    linear = tmp_path / "linear"
+    linear.mkdir()
+    fit(_pools(20, 3)).save(linear)
+    assert isinstance(load_ranker(linear), LinearRanker)
+    data = json.loads((tmp_path / RANKER_FILE).read_text())
+    data["trees"][0]["left"][0] = 0  # a child pointing back at its node would loop for ever
+    (tmp_path / RANKER_FILE).write_text(json.dumps(data))
+    with pytest.raises(StoreError, match=rf"{RANKER_FILE}: expected 'base' and 'trees' of feature, threshold"):
+        load_ranker(tmp_path)
+    (tmp_path / RANKER_FILE).write_text(json.dumps({**data, "format_version": 3}))
+    with pytest.raises(StoreError, match="format 'kgreason-boosted-ranker' version 3, expected"):
+        load_ranker(tmp_path)
 
 
 def _retriever(graph, ranker=None):  # noqa: F811

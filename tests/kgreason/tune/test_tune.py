@@ -324,18 +324,24 @@ def test_kg_tune_s_ranker_is_cross_validated_on_people_s_questions_and_kept_only
     v = report.settings["ranker_validation"]
     assert v["questions"] == 24 and v["folds"] == FOLDS
     assert v["hybrid"] < 0.2 and v["ranker"] > 0.7 and v["kept"]  # the notes win hybrid; the titles win the ranker
+    # both kinds were cross-validated on the same folds and the better kept (linear on a tie)
+    assert set(v["kinds"]) == {"linear", "boosted"} and v["ranker"] == v["kinds"][v["kind"]]
+    assert v["kind"] == ("boosted" if v["kinds"]["boosted"] > v["kinds"]["linear"] else "linear")
     folder = versions.version_dir(g, report.version)
     manifest = versions.read_manifest(folder)
     assert ("ranker" in manifest["parts"]) == (folder / "ranker.json").is_file() == v["kept"] == report.activated
     assert "embedder" not in manifest["parts"] and not versions.has_embedder(folder)  # steps=0: no embedder part
-    assert f"on 24 people's questions ({FOLDS} folds)" in tune_report(report)
+    other = "linear" if v["kind"] == "boosted" else "boosted"
+    assert (f"-> {v['kind']} {v['ranker']:.3f}, {other} {v['kinds'][other]:.3f} on 24 people's questions ({FOLDS} folds); "
+            "kept") in tune_report(report)
     assert report.settings["not_trained"] == {}
     import kgreason
 
     kb = kgreason.open(g)  # the build's embedder and vectors stay; the ranker is used
     assert kb.ranker is not None and kb.embedder.name.startswith("hashing")
     got = kb.retrieve("Where does Person Ab live?")
-    assert got.settings["ranker"] == "learned:1" and got.evidence[0].title == "Person Ab"
+    assert got.settings["ranker"] == {"linear": "learned:1", "boosted": "boosted:1"}[v["kind"]]
+    assert got.evidence[0].title == "Person Ab"
     assert kgreason.open(g, ranker=None).retrieve("Where does Person Ab live?").evidence[0].title != "Person Ab"
 
 
