@@ -13,7 +13,9 @@ Each candidate of a question's pool (hybrid's best passages, near-duplicates rem
 ``FEATURES`` below; a ``LinearRanker`` scores them as ``weights . standardised features``. Training
 (``fit``) minimises a listwise softmax loss over each question's pool (the passages that answer it
 against the rest), with an L2 pull toward the hybrid order it starts from, so a few questions move it
-a little and many move it more.
+a little and many move it more. A ``BoostedRanker`` (``fit_boosted``) sums shallow trees fitted to each
+candidate's relevance instead, so that features can count in combination or only within a range; both
+are saved as ``ranker.json`` and ``load_ranker`` reads either.
 
 >>> import numpy as np
 >>> ranker = LinearRanker(("a", "b"), np.zeros(2), np.ones(2), np.array([0.0, 1.0]))

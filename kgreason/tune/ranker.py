@@ -1,7 +1,7 @@
 """Training the learned ranker (``reason.learned_rank``) for ``kg tune``.
 
 Each question's candidate pool is ranked by the retriever the ranker will sit behind, the passages marked
-relevant are the targets, and a linear listwise fit takes a second or two on a CPU. It learns from
+relevant are the targets, and either kind of fit takes under a second on a CPU. It learns from
 people's questions only (imported labels, ratings from ``kg ask --rate`` and ``kg serve``; not a judge's
 verdicts, whose passages are the ones the reader already cited): questions generated from single facts are easy in ways real ones are not, and on the bench sets a ranker
 fitted on them lowered Recall@5 on real questions by .05 to .11 (``benchmarks/tune_folds.py``).
