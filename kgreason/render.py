@@ -117,7 +117,7 @@ def answer(a: Answer) -> str:
             lines.append(f"  [{i}] {c.title or c.doc_id}  ({c.passage_id}, chars {c.start}-{c.end})")
             lines.append(_wrap(f'"{c.quote}"', indent="      "))
     gate = a.settings.get("gate")
-    if gate and not a.found and gate["score"] <= gate["threshold"]:
+    if gate and gate.get("stopped"):
         lines.append(f"evidence gate ({gate['name']}): the retrieval scored {gate['score']:.2f}, at or below its "
                      f"threshold {gate['threshold']:.2f}: the best passages look like those of questions the "
                      "documents cannot answer")

@@ -51,7 +51,8 @@ def answer(retrieval: Retrieval, graph: KnowledgeGraph, generator: Generator, to
     if gate is not None and gate.applies(retrieval):
         score = gate.score(retrieval)
         passed = score > gate.threshold
-        settings["gate"] = {"name": gate.name, "score": round(score, 4), "threshold": round(gate.threshold, 4)}
+        settings["gate"] = {"name": gate.name, "score": round(score, 4), "threshold": round(gate.threshold, 4),
+                            "stopped": not passed}  # decided on the unrounded figures: readers use this
     answerable = passed and is_answerable(context)
     generation = generator.generate(context) if answerable else Generation.not_found()
     if generation.found and not in_context(generation.text, context):

@@ -100,9 +100,13 @@ def test_the_answer_pipeline_says_not_found_behind_the_gate_without_asking_the_r
     gen = RecordingGenerator()
     a = answer(r, g, gen, gate=above)
     assert (a.text, a.found, a.citations, gen.seen) == (NOT_FOUND, False, (), [])
-    assert a.settings["gate"] == {"name": "gate:3", "score": 0.9, "threshold": 1.4}
+    assert a.settings["gate"] == {"name": "gate:3", "score": 0.9, "threshold": 1.4, "stopped": True}
     below = EvidenceGate(FEATURES, np.zeros(N), np.ones(N), top, 0.0, score - 0.5, "hybrid")
     b = answer(r, g, gen, gate=below)
     assert (b.text, b.found, len(gen.seen)) == ("James Cameron", True, 1)
-    assert b.settings["gate"]["threshold"] == 0.4
+    assert b.settings["gate"]["threshold"] == 0.4 and b.settings["gate"]["stopped"] is False
+    # a score above the threshold by less than the recorded rounding still passes, and says so
+    close = EvidenceGate(FEATURES, np.zeros(N), np.ones(N), top, 0.0, score - 1e-6, "hybrid")
+    c = answer(r, g, gen, gate=close)
+    assert c.found and c.settings["gate"]["score"] == c.settings["gate"]["threshold"] and not c.settings["gate"]["stopped"]
     assert "gate" not in answer(r, g, RecordingGenerator()).settings  # no gate: nothing recorded

@@ -81,7 +81,7 @@ function renderAnswer(a) {
   $("answer-text").textContent = a.text;
   const flags = clear($("answer-flags"));
   const gate = (a.settings || {}).gate;
-  if (!a.found && gate && gate.score <= gate.threshold) {
+  if (gate && gate.stopped) {
     flags.append(el("span", "not found: the evidence gate judged these passages unlike those that answer", "flag"));
   } else if (!a.found) flags.append(el("span", "not found", "flag"));
   else if (!a.supported) flags.append(el("span", "not supported by its citations", "flag warn"));
