@@ -20,6 +20,7 @@ import numpy as np
 from kg.model import Feedback
 from reason.retrieve import queries
 
+
 @dataclass(frozen=True)
 class TrainingQuestion:
     """A question, the passage ids that answer it, where it came from (a feedback source), and its

@@ -32,14 +32,14 @@ KINDS = {"linear": fit, "boosted": fit_boosted}  # in order of preference on a t
 @dataclass(frozen=True)
 class CrossValidation:
     """Recall@K per question (by text) without a ranker and with one fitted without that question, the
-    ranker fitted on all questions, and how many questions and folds."""
+    ranker fitted on all questions, how many folds, the kind kept and each kind's mean Recall@K."""
 
     without: dict[str, float]
     with_ranker: dict[str, float]
     ranker: LinearRanker | BoostedRanker | None
     folds: int
-    kind: str = "linear"
-    kinds: dict[str, float] | None = None  # each kind's cross-validated mean Recall@K
+    kind: str
+    kinds: dict[str, float]
 
     @property
     def gain(self) -> float:
@@ -50,7 +50,7 @@ class CrossValidation:
         return {"questions": len(self.without), "folds": self.folds, "k": K,
                 "hybrid": round(float(np.mean(list(self.without.values()))), 4) if self.without else None,
                 "ranker": round(float(np.mean(list(self.with_ranker.values()))), 4) if self.with_ranker else None,
-                "kind": self.kind, "kinds": {k: round(v, 4) for k, v in (self.kinds or {}).items()}}
+                "kind": self.kind, "kinds": {k: round(v, 4) for k, v in self.kinds.items()}}
 
 
 def candidate_pools(kb, questions: Sequence[TrainingQuestion], progress: Callable[[int], None] = lambda n: None) -> list[Pool]:
