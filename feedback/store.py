@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -28,6 +29,7 @@ FORMAT_NAME = "kgreason-feedback"
 FORMAT_VERSION = 1
 FEEDBACK_FILE = "feedback.sqlite"
 BATCH = 500  # records per transaction: an interrupted import keeps every finished batch
+TIMEOUT = 30  # seconds a writer waits for another
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -105,8 +107,8 @@ class FeedbackStore:
         if not write and not self.path.is_file():
             raise StoreError(f"{self.path}: no feedback yet")
         try:
-            con = sqlite3.connect(self.path, timeout=30)
-            con.execute("PRAGMA journal_mode=WAL")
+            con = sqlite3.connect(self.path, timeout=TIMEOUT)
+            _wal(con)
             if write:
                 con.executescript(_SCHEMA)
                 con.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?), ('format_version', ?)",
@@ -116,6 +118,23 @@ class FeedbackStore:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a readable feedback file ({exc})") from None
         return con
+
+
+def _wal(con: sqlite3.Connection) -> None:
+    """Put the file in write-ahead-log mode (readers and one writer side by side). Switching a new file
+    needs it alone, and SQLite answers "database is locked" at once, without waiting out the busy
+    timeout, when another process is creating the same file: so the switch is tried again until
+    ``TIMEOUT`` has passed. A file already in that mode (all but the first connection) needs no switch."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                con.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _check_format(con: sqlite3.Connection, path: Path) -> None:

@@ -73,3 +73,18 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(w)]) for w in range(4)]
     assert [p.wait() for p in procs] == [0, 0, 0, 0]
     assert len(FeedbackStore(tmp_path).all()) == 800
+
+
+def test_a_writer_waits_for_another_creating_the_file_instead_of_failing(tmp_path):
+    # SQLite refuses to switch a file to write-ahead logging at once ("database is locked", no busy wait)
+    # while another connection writes it: the store tries again until the other one is done
+    import threading
+    import time
+
+    other = sqlite3.connect(tmp_path / "feedback.sqlite", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE scratch (x)")
+    threading.Timer(0.3, lambda: other.execute("COMMIT")).start()
+    started = time.monotonic()
+    assert FeedbackStore(tmp_path).add([rec()]) == 1
+    assert time.monotonic() - started >= 0.25 and len(FeedbackStore(tmp_path).all()) == 1
