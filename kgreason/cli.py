@@ -203,6 +203,26 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_postgres(args: argparse.Namespace) -> int:
+    from . import pgserver
+
+    if args.action == "start":
+        uri = pgserver.start(args.folder)
+        _emit(args, {"running": True, "uri": uri},
+              lambda: f"PostgreSQL with pgvector runs in {args.folder} (this machine only, until "
+                      f"`kg postgres stop {args.folder}`)\n{uri}\npublish to it with: kg publish GRAPH_DIR '{uri}'")
+    elif args.action == "status":
+        uri = pgserver.running(args.folder)
+        _emit(args, {"running": uri is not None, "uri": uri},
+              lambda: uri or f"no PostgreSQL runs in {args.folder}")
+    else:
+        stopped = pgserver.stop(args.folder)
+        _emit(args, {"running": False, "stopped": stopped},
+              lambda: f"stopped the PostgreSQL in {args.folder}; its data stays there" if stopped
+              else f"no PostgreSQL was running in {args.folder}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     if args.host not in LOOPBACK and not args.token:
         raise KgError(f"kg serve: listening on {args.host} lets other machines in; give --token (every API call must "
@@ -341,6 +361,13 @@ def _parser() -> argparse.ArgumentParser:
     pb.add_argument("dir", type=Path, help="graph directory")
     pb.add_argument("database", help="PostgreSQL connection string, postgresql://user@host:port/database")
     pb.add_argument("--name", help="name to publish under (default: the directory's name); open it as DATABASE#NAME")
+
+    pg = command("postgres", cmd_postgres, "start, check or stop a local PostgreSQL with pgvector (from the postgres "
+                 "extra) to publish graphs to, when you have no database server")
+    pg.add_argument("action", choices=("start", "status", "stop"),
+                    help="start: create (once) and start it, print its connection string; it runs until stop")
+    pg.add_argument("folder", type=Path, help="its data folder (created when new); it listens on a socket there, "
+                    "on no network address")
 
     f = command("feedback", cmd_feedback, "record, import, export or list feedback on answers")
     f.add_argument("dir", type=Path, help="graph directory")
