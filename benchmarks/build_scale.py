@@ -9,6 +9,10 @@ extraction processes included; proportional set size, so pages they share count 
 every 0.5 s. Ray's time includes starting Ray on this machine.
 
     python benchmarks/build_scale.py --sizes 1000 10000 --json build_scale.json --chart build_scale.png
+    python benchmarks/build_scale.py --sizes 1000 10000 --chart cost.png --with big_local.json big_ray.json
+
+``--with`` charts sizes measured in earlier runs (their ``--json`` files, read in order, a later file's
+engine replacing an earlier one's at the same size) beside this run's, which replace them at its sizes.
 """
 from __future__ import annotations
 
@@ -102,11 +106,12 @@ def chart(report: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = sorted(int(s) for s in report)
     fig, (t, m) = plt.subplots(1, 2, figsize=(9, 3.6))
     for engine in ("local", "ray"):
+        sizes = sorted(int(s) for s, row in report.items() if engine in row)
         t.plot(sizes, [report[str(s)][engine]["seconds"] for s in sizes], marker="o", label=engine)
         m.plot(sizes, [report[str(s)][engine]["peak_gb"] for s in sizes], marker="o", label=engine)
+    t.set_yscale("log")  # time grows about linearly: a straight line of slope one
     for ax, label in ((t, "build time (s)"), (m, "peak memory (GB)")):
         ax.set_xscale("log")
         ax.set_xlabel("passages")
@@ -118,12 +123,23 @@ def chart(report: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def merged(files: list[Path], report: dict) -> dict:
+    """The runs in ``files`` and then ``report``, by size and engine, the later replacing the earlier."""
+    out: dict[str, dict] = {}
+    for run in [*(json.loads(f.read_text(encoding="utf-8")) for f in files), report]:
+        for size, row in run.items():
+            out.setdefault(size, {}).update(row)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--engines", nargs="+", default=["local", "ray"])
     ap.add_argument("--json", type=Path)
     ap.add_argument("--chart", type=Path)
+    ap.add_argument("--with", dest="earlier", type=Path, nargs="+", default=[], metavar="JSON",
+                    help="earlier runs' --json files to chart beside this run (see the module docstring)")
     args = ap.parse_args(argv)
     report: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="kg-build-scale-") as tmp:
@@ -143,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"          {engine} memory at the peak (GB): {r['at_peak_gb']}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    if args.chart and all(len(r) == 2 for r in report.values()):
-        chart(report, args.chart)
+    if args.chart:
+        chart(merged([*args.earlier], report), args.chart)
     return 0
 
 
