@@ -122,6 +122,7 @@ class QuestionAnalysis:
     kind: str = "simple"
     relations: tuple[str, ...] = ()
     subqueries: tuple[str, ...] = ()
+    head: str = ""  # for a reader: the head noun the answer is called by in the evidence (see head_phrases)
 
 
 def analyse_question(question: str) -> QuestionAnalysis:
@@ -230,7 +231,7 @@ def answer_types(question: str) -> tuple[frozenset[str], frozenset[str]]:
         for pattern, primary, secondary in _HEADS:
             if re.search(rf"\b({pattern})s?\b", m.group(1)):
                 return primary, secondary
-    if re.search(r"^(?:\w+,?\s+)?when\b|\bwhen (?:was|were|did|is|does|do|had|has|will)\b", low):
+    if re.search(r"^(?:\w+,?\s+)?when\b|\bwhen (?:was|were|did|is|does|do|had|has|will)\b|\bwhen\s*\??\s*$", low):
         return DATE, frozenset()
     if re.search(r"\bwhere\b|\bplace of (birth|death)\b", low):
         return PLACE, frozenset({"ORG"})
@@ -241,6 +242,34 @@ def answer_types(question: str) -> tuple[frozenset[str], frozenset[str]]:
             if re.search(rf"\b({pattern})s?\b", low):
                 return primary, secondary
     return frozenset(), frozenset()
+
+
+_HEAD_RUN = re.compile(r"\b(?:which|what)\s+(?:(?:is|are|was|were)\s+(?:the|a|an)\s+)?((?:[\w-]+\s+){0,2}[\w-]+)", re.I)
+_HEAD_STOP = {"of", "in", "on", "at", "to", "for", "from", "by", "with", "that", "which", "who", "the", "a", "an",
+              "and", "or", "not", "does", "do", "did", "is", "are", "was", "were", "has", "have", "had"}
+
+
+def head_phrases(question: str) -> tuple[str, ...]:
+    """What a "which / what NOUN ..." question asks for, as the phrases its head may be, longest first:
+    up to three words after the wh-word (or after "what is the"), up to the first function word; none
+    when the wh-word is followed by a verb ("what does X do"). The evidence tells which phrase is the
+    noun ("command" of "which command removes ...", "environment variable" of "what environment
+    variable makes ...").
+
+    >>> head_phrases("What environment variable makes npm prune remove packages?")
+    ('environment variable makes', 'environment variable', 'environment')
+    >>> head_phrases("What is the population of Norway?"), head_phrases("What does npm ci do?")
+    (('population',), ())
+    """
+    m = _HEAD_RUN.search(question)
+    if not m:
+        return ()
+    run = []
+    for w in m.group(1).casefold().split():
+        if w in _HEAD_STOP or w in _AUX:
+            break
+        run.append(w)
+    return tuple(" ".join(run[:n]) for n in range(len(run), 0, -1))
 
 
 def _attribute(low: str) -> str:

@@ -13,6 +13,7 @@ about the bridge, never the bridge itself. Comparisons go to
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
@@ -24,7 +25,7 @@ from .compare import answer_choice, answer_same
 from .evidence import Sentence, in_question, question_entities, same_name, sentences_of, strip_parenthetical
 from .grounding import known_names, names_all, names_any, question_names, relation_words, states_any
 from .nested import Description, describe
-from ..question import DATE, NAMED, QuestionAnalysis, analyse_question, answer_types
+from ..question import DATE, NAMED, QuestionAnalysis, analyse_question, answer_types, head_phrases
 from ..text import RELATED, contains_phrase, find_numbers, lifespan, parse_dates, states
 
 YES_COVERAGE = 0.6  # share of the question's words a yes/no answer's evidence must state
@@ -90,7 +91,18 @@ class ExtractiveGenerator:
 
 def _answer_factoid(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence]):
     """The best grounded answer (see ``grounding``): from the bridge of a nested question first, else
-    from the question as a whole; None when no candidate is grounded."""
+    from the question as a whole; None when no candidate is grounded.
+
+    A question of no answer type known here ("which command ...", "what environment variable ...") is
+    answered only with what the evidence itself calls by its head noun (``_typed_spans``), and not at all
+    when it asks something else ("what does X do", "what is the population of X"): any name of the
+    evidence would otherwise do, and a reader that answers "Synopsis" or "package" says nothing true."""
+    heads = [h for h in head_phrases(ctx.question) if any(next(_typed_spans(s, h), None) for s in sentences)]
+    if not q.types[0]:
+        if not heads:
+            return None
+        q = replace(q, types=(TYPED, frozenset()))
+    q = replace(q, head=heads[0] if heads else "")
     names = question_names(ctx.question, ctx.linked)
     required = known_names(names, ctx.linked)
     nested = describe(ctx.question)
@@ -158,7 +170,8 @@ def _collect(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence], scope
         for text, label, eid in _life_spans(_spans(q, s), life, life_event):
             fit = _type_fit(q, label)
             key = eid or name_key(text)
-            if fit <= 0 or scope.bridge is not None and fit < 1 or in_question(text, eid, ctx, linked_ids) or _is_bridge(key, text, scope.bridge):
+            asked = label != CODE and in_question(text, eid, ctx, linked_ids)
+            if fit <= 0 or scope.bridge is not None and fit < 1 or asked or _is_bridge(key, text, scope.bridge):
                 continue
             score = 2.0 * fit + 0.5 / s.source + _closeness(s, text, scope.words) + about
             score += 1.0 if life_event in life and text == life[life_event].text else 0.0
@@ -224,7 +237,12 @@ def _about_bridge(s: Sentence, bridge: _Candidate | None) -> float:
 
 def _spans(q: QuestionAnalysis, s: Sentence):
     """(text, label, entity id) of every possible answer span of a sentence: its mentions, plus
-    dates and numbers found by pattern when the question wants one, plus the title for works."""
+    dates and numbers found by pattern when the question wants one, plus the title for works; for a
+    question asking for what the evidence calls ``q.head``, only those (``_typed_spans``)."""
+    if q.head:
+        yield from _typed_spans(s, q.head)
+        if q.types[0] == TYPED:
+            return
     covered = []
     for m in s.mentions:
         if m.kind != "pronoun":
@@ -245,7 +263,57 @@ def _spans(q: QuestionAnalysis, s: Sentence):
         yield s.title, "TITLE", ""
 
 
+TYPED = frozenset({"TYPED"})  # the label of a span the evidence calls by the question's head noun
+CODE = "TYPED_CODE"  # ... written as code: a name of its own, even where the question uses the word ("'exit' event")
+_CODE = r"`([^`\n]{1,80})`"
+# a name written as code: symbols, an inner capital (camelCase) or capitals only ("NODE_ENV", "$HOME", "os.homedir")
+_IDENTIFIER = re.compile(r"[_./@$#:-]|[a-z][A-Z]|^[A-Z0-9]{2,}$")
+_DETERMINERS = re.compile(r"^(?:the|a|an|this|that|these|those|its|their|your|our)\s+", re.I)
+
+
+def _typed_spans(s: Sentence, head: str):
+    """(text, "TYPED", entity id) of what sentence ``s`` calls a ``head`` (singular or plural): a code
+    span written next to it ("the `NODE_ENV` environment variable", "the command `npm ci`"); a
+    mention ending in it, whole when the head is part of a name ("the Maastricht Treaty"), else the
+    name before it when that looks like one (capitals, digits or symbols: "NODE_ENV environment
+    variable"); and the sentence's own source, by its title, when the sentence says "this <head>"
+    (documentation names its subject so: "This command removes extraneous packages" in npm-prune).
+
+    >>> from kg.model import Citation
+    >>> from .evidence import Sentence
+    >>> def sentence(text, title=""):
+    ...     return Sentence(Citation("d", "p", 0, len(text), text, 1), 1, 0, True, title, ())
+    >>> list(_typed_spans(sentence("If the `NODE_ENV` environment variable is set, it stops."), "environment variable"))
+    [('NODE_ENV', 'TYPED_CODE', '')]
+    >>> list(_typed_spans(sentence("This command removes extraneous packages.", "npm-prune"), "command"))
+    [('npm-prune', 'TYPED', '')]
+    """
+    h = rf"{re.escape(head)}(?:s|es)?"
+    text = s.text
+    seen = set()
+
+    def once(span: str, eid: str = "", label: str = "TYPED"):
+        span = span.strip(" `'\"")
+        if span and span.casefold() not in seen:
+            seen.add(span.casefold())
+            yield span, label, eid
+
+    for m in re.finditer(rf"{_CODE}\s+{h}\b|\b{h}\s+{_CODE}", text, re.I):
+        yield from once(m.group(1) or m.group(2), label=CODE)
+    for m in s.mentions:
+        name = _DETERMINERS.sub("", m.text)
+        first, last = re.match(rf"{h}\s", name, re.I), re.search(rf"\s{h}$", name, re.I)
+        if last and not last.group().strip()[0].isupper() and _IDENTIFIER.search(name[:last.start()]):
+            yield from once(name[:last.start()])  # "NODE_ENV environment variable": the name before its kind
+        elif (first or last) and (first or last).group().strip()[0].isupper():
+            yield from once(name, m.entity_id)  # the head is part of the name: "Treaty of Paris", "Maastricht Treaty"
+    if s.title and re.search(rf"\bthis\s+{h}\b", text, re.I):
+        yield from once(s.title)
+
+
 def _type_fit(q: QuestionAnalysis, label: str) -> float:
+    if label in TYPED or label == CODE:
+        return 1.0
     primary, secondary = q.types
     if not primary:
         return 1.0 if label in NAMED else 0.3 if label == "CONCEPT" else 0.0

@@ -118,6 +118,39 @@ def test_no_candidate_of_the_expected_type_is_not_found():
     assert (gen.text, gen.found) == ("Not found in the documents.", False)
 
 
+# Documentation asks what a thing is called ("which command ...") in words no NER type covers.
+PRUNE = ("npm-prune", "This command removes extraneous packages. If the `NODE_ENV` environment variable is set "
+         "to production, this command will remove the packages in devDependencies. See the Synopsis.",
+         {"Synopsis": "WORK_OF_ART", "devDependencies": "ORG", "NODE_ENV environment variable": "CONCEPT"})
+DOCTOR = ("npm-doctor", "This command runs a set of checks on your JavaScript environment. Run it from Node.js.",
+          {"JavaScript": "PRODUCT", "Node.js": "ORG"})
+PROCESS = ("process", "The `'warning'` event is emitted whenever Node.js emits a process warning. The "
+           "EventEmitter class defines it.", {"Node.js": "ORG", "EventEmitter": "EVENT"})
+TREATY = ("Union", "The union began with the signing of the Maastricht Treaty in 1992 by twelve states.",
+          {"Maastricht Treaty": "LAW", "1992": "DATE"})
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Which command removes extraneous packages?", "npm-prune"),  # "this command" in the source npm-prune
+    ("Which command checks your JavaScript environment?", "npm-doctor"),
+    ("What environment variable makes npm prune remove devDependencies?", "NODE_ENV"),  # a code span and its kind
+    ("Which event is emitted whenever Node.js emits a process warning?", "warning"),  # over an EVENT name
+    ("The union began with the signing of what treaty?", "Maastricht Treaty"),  # the head is part of the name
+])
+def test_a_thing_asked_for_by_its_kind_is_what_the_evidence_calls_so(question, expected):
+    assert extract([PRUNE, DOCTOR, PROCESS, TREATY], question).text == expected
+
+
+@pytest.mark.parametrize("question", [
+    "What does this command do with packages?",  # a description, not a name
+    "What are the aliases of the command that removes packages?",  # nothing is called an alias
+    "Which license covers the packages?",  # no license named
+])
+def test_a_question_of_no_known_answer_type_is_not_answered_with_any_name(question):
+    gen = extract([PRUNE, DOCTOR, PROCESS], question)  # any name would do before: "devDependencies" for all three
+    assert (gen.text, gen.found) == ("Not found in the documents.", False)
+
+
 def test_empty_context_is_not_found():
     g, r = build([], "Who directed Titanic?")
     assert ExtractiveGenerator().generate(build_context(r, g)) == Generation("Not found in the documents.", False)

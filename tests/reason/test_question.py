@@ -5,7 +5,7 @@ import pytest
 
 import json
 
-from reason.question import analyse_question
+from reason.question import analyse_question, head_phrases
 
 
 @pytest.mark.parametrize(
@@ -80,6 +80,19 @@ def test_answer_types_follow_the_question_word():
     assert analyse_question("Where was the director of Titanic born?").types[0] == frozenset({"GPE", "LOC", "FAC"})
     assert analyse_question("When did Ada Lovelace die?").types[0] == frozenset({"DATE"})
     assert analyse_question("Who founded Acme?").types[0] == frozenset({"PERSON"})
+    assert analyse_question("He plays another sport that was started when?").types[0] == frozenset({"DATE"})
+
+
+@pytest.mark.parametrize("question, heads", [
+    ("Which command removes extraneous packages?", ("command removes extraneous", "command removes", "command")),
+    ("What environment variable sets the home?", ("environment variable sets", "environment variable", "environment")),
+    ("What are the aliases of npm uninstall?", ("aliases",)),
+    ("The union began with the signing of what treaty?", ("treaty",)),
+    ("What does npm ci do?", ()),
+    ("Who wrote it?", ()),
+])
+def test_head_phrases_are_the_words_after_the_wh_word_up_to_a_function_word(question, heads):
+    assert head_phrases(question) == heads
 
 
 def test_retrieval_and_reader_agree_on_every_bench_comparison(bench_dir):
