@@ -16,6 +16,7 @@ Offsets are absolute document offsets, so ``citation.quote == document.text[star
 from __future__ import annotations
 
 import weakref
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable
 
@@ -47,10 +48,12 @@ class ContextMention:
 
 @dataclass(frozen=True)
 class ContextSentence:
-    """A kept sentence; ``citation.quote`` is its text."""
+    """A kept sentence; ``citation.quote`` is its text; ``section`` the heading it is written under
+    (the last part of its document's section path; "" outside any)."""
 
     citation: Citation
     score: float
+    section: str = ""
 
     @property
     def text(self) -> str:
@@ -210,13 +213,26 @@ def _make_sources(evidence, kept, graph: KnowledgeGraph, index: dict):
         if not items:
             continue
         number = len(sources) + 1
-        title = graph.documents[ev.doc_id].title or ev.title
-        sents = tuple(ContextSentence(c, round(score, 4)) for c, score, _ in items)
+        doc = graph.documents[ev.doc_id]
+        title = doc.title or ev.title
+        sents = tuple(ContextSentence(c, round(score, 4), section_at(doc, c.start)) for c, score, _ in items)
         sources.append(ContextSource(number, title, ev, sents))
         for m in index.get(ev.passage_id, []):
             if any(c.start <= m.start and m.end <= c.end and m.end > m.start for c, _, _ in items):
                 mentions.append(_context_mention(m, number, graph))
     return tuple(sources), tuple(mentions)
+
+
+def section_at(doc, offset: int) -> str:
+    """The heading of the section of ``doc`` that ``offset`` is in: the last part of its path.
+
+    >>> from kg.model import Document
+    >>> doc = Document("d", "a.md", "A", "x" * 50, sections=((10, "API"), (30, "API > `os.hostname()`")))
+    >>> section_at(doc, 5), section_at(doc, 12), section_at(doc, 40)
+    ('', 'API', '`os.hostname()`')
+    """
+    at = bisect_right([start for start, _ in doc.sections], offset) - 1
+    return doc.sections[at][1].rsplit(" > ", 1)[-1] if at >= 0 else ""
 
 
 def _context_mention(m: Mention, number: int, graph: KnowledgeGraph) -> ContextMention:

@@ -26,6 +26,7 @@ class Sentence:
     first: bool  # the first kept sentence of its source
     title: str
     mentions: tuple[ContextMention, ...]
+    section: str = ""  # the heading it is written under (see ``ContextSentence``)
 
     @property
     def text(self) -> str:
@@ -42,7 +43,7 @@ def sentences_of(ctx: Context) -> list[Sentence]:
                 m for m in ctx.mentions
                 if m.source == src.number and c.start <= m.start and m.end <= c.end and m.end > m.start
             )
-            out.append(Sentence(c, src.number, len(out), i == 0, src.title, ms))
+            out.append(Sentence(c, src.number, len(out), i == 0, src.title, ms, s.section))
     return out
 
 

@@ -97,7 +97,7 @@ def _answer_factoid(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence]
     answered only with what the evidence itself calls by its head noun (``_typed_spans``), and not at all
     when it asks something else ("what does X do", "what is the population of X"): any name of the
     evidence would otherwise do, and a reader that answers "Synopsis" or "package" says nothing true."""
-    heads = [h for h in head_phrases(ctx.question) if any(next(_typed_spans(s, h), None) for s in sentences)]
+    heads = [h for h in head_phrases(ctx.question) if any(next(_typed_spans(s, h, ctx.question), None) for s in sentences)]
     if not q.types[0]:
         if not heads:
             return None
@@ -240,7 +240,7 @@ def _spans(q: QuestionAnalysis, s: Sentence):
     dates and numbers found by pattern when the question wants one, plus the title for works; for a
     question asking for what the evidence calls ``q.head``, only those (``_typed_spans``)."""
     if q.head:
-        yield from _typed_spans(s, q.head)
+        yield from _typed_spans(s, q.head, q.question)
         if q.types[0] == TYPED:
             return
     covered = []
@@ -271,13 +271,15 @@ _IDENTIFIER = re.compile(r"[_./@$#:-]|[a-z][A-Z]|^[A-Z0-9]{2,}$")
 _DETERMINERS = re.compile(r"^(?:the|a|an|this|that|these|those|its|their|your|our)\s+", re.I)
 
 
-def _typed_spans(s: Sentence, head: str):
+def _typed_spans(s: Sentence, head: str, question: str = ""):
     """(text, "TYPED", entity id) of what sentence ``s`` calls a ``head`` (singular or plural): a code
     span written next to it ("the `NODE_ENV` environment variable", "the command `npm ci`"); a
     mention ending in it, whole when the head is part of a name ("the Maastricht Treaty"), else the
     name before it when that looks like one (capitals, digits or symbols: "NODE_ENV environment
-    variable"); and the sentence's own source, by its title, when the sentence says "this <head>"
-    (documentation names its subject so: "This command removes extraneous packages" in npm-prune).
+    variable"); and what the sentence is about (``_subject``) when it says "this <head>" (documentation
+    names its subject so: "This command removes extraneous packages" in npm-prune) or starts with the
+    verb that follows the head in ``question`` ("Returns the host name ..." under ``os.hostname()``
+    for "which method returns the host name ...").
 
     >>> from kg.model import Citation
     >>> from .evidence import Sentence
@@ -307,8 +309,35 @@ def _typed_spans(s: Sentence, head: str):
             yield from once(name[:last.start()])  # "NODE_ENV environment variable": the name before its kind
         elif (first or last) and (first or last).group().strip()[0].isupper():
             yield from once(name, m.entity_id)  # the head is part of the name: "Treaty of Paris", "Maastricht Treaty"
-    if s.title and re.search(rf"\bthis\s+{h}\b", text, re.I):
-        yield from once(s.title)
+    subject = _subject(s)
+    verb = re.search(rf"\b{re.escape(head)}(?:s|es)?\s+([a-z]+)", question, re.I)
+    if subject and re.search(rf"\bthis\s+{h}\b", text, re.I):
+        yield from once(subject)
+    elif subject and verb and _starts_with_verb(text, verb.group(1)):
+        yield from once(subject)
+
+
+def _subject(s: Sentence) -> str:
+    """What a sentence of documentation is about when it says "this command" or has no subject of its
+    own ("Returns the host name of the operating system."): the heading it is under when that names
+    code (``os.hostname()``, ``fs.readFile``), else its source, by title."""
+    return s.section if re.search(r"[._(]|[a-z][A-Z]", s.section) else s.title
+
+
+def _starts_with_verb(text: str, verb: str) -> bool:
+    """Whether ``text`` begins with ``verb``, a verb of the third person ("returns", "schedules"), or its
+    bare form ("Return a string ...", as Python's docs write).
+
+    >>> _starts_with_verb("Returns the host name.", "returns"), _starts_with_verb("Return it.", "returns")
+    (True, True)
+    >>> _starts_with_verb("npm is a tool.", "npm"), _starts_with_verb("Extraneous ones go.", "extraneous")
+    (False, False)
+    """
+    verb = verb.casefold()
+    first = re.match(r"[\W\d]*([A-Za-z]+)", text)
+    if not first or len(verb) < 4 or not verb.endswith("s") or verb.endswith(("ss", "ous", "us", "is")):
+        return False
+    return first.group(1).casefold() in {verb, verb[:-1], verb[:-2] if verb.endswith("es") else verb}
 
 
 def _type_fit(q: QuestionAnalysis, label: str) -> float:

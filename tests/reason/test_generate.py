@@ -2,6 +2,8 @@
 loopback server, and the local-LM loader on a tiny GGUF written here (plus one e2e run of SmolLM2)."""
 from __future__ import annotations
 
+import dataclasses
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -139,6 +141,24 @@ TREATY = ("Union", "The union began with the signing of the Maastricht Treaty in
 ])
 def test_a_thing_asked_for_by_its_kind_is_what_the_evidence_calls_so(question, expected):
     assert extract([PRUNE, DOCTOR, PROCESS, TREATY], question).text == expected
+
+
+API = ("OS", "## `os.hostname()`\n\nReturns the host name of the operating system.\n\n## `os.type()`\n\n"
+       "Returns the kernel type, such as Linux or Darwin.\n\nThis method is documented in Unix.",
+       {"Linux": "ORG", "Darwin": "PERSON", "Unix": "ORG"})
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Which method returns the host name of the operating system?", "os.hostname()"),  # subject-less, under it
+    ("Which method returns the kernel type?", "os.type()"),
+    ("Which method is documented in Unix?", "os.type()"),  # "this method" is the section's, not the page's
+])
+def test_an_api_page_answers_with_the_heading_its_sentence_is_written_under(question, expected):
+    g, r = build([API], question)
+    doc = next(iter(g.documents.values()))
+    heads = tuple((m.start(), m.group(1)) for m in re.finditer(r"## `(.+?)`", doc.text))  # as a build stores them
+    g.documents[doc.id] = dataclasses.replace(doc, sections=heads)
+    assert ExtractiveGenerator().generate(build_context(r, g)).text == expected
 
 
 @pytest.mark.parametrize("question", [
