@@ -22,6 +22,7 @@ found again in the block's source lines, in order; what cannot be found stays bl
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Sequence
 
@@ -60,9 +61,40 @@ def read_markdown(text: str) -> Layout:
     """
     b = LayoutBuilder(text)
     lines = text.split("\n")
+    front = _front_matter(lines)
     _blank_meta_lines(lines)
     _paint_tokens(b, _parser().parse("\n".join(lines)), 0)
-    return b.build()
+    for key in ("description", "summary"):
+        if key in front:
+            b.keep(*front[key])
+    layout = b.build()
+    title = front.get("title")
+    return replace(layout, title=text[title[0]:title[1]]) if title and not layout.title else layout
+
+
+_FRONT_KEY = re.compile(r"""^(title|description|summary)\s*:\s*(["']?)(.*?)\2\s*$""")
+
+
+def _front_matter(lines: list[str]) -> dict[str, tuple[int, int]]:
+    """Where the values of a YAML front matter's ``title``, ``description`` and ``summary`` lie in the
+    text, when they are written on one line: a site generator (Jekyll, Hugo, Docusaurus) shows the
+    title as the page's and the description as its summary, the one sentence that says what it is for.
+
+    >>> text = "---\\ntitle: npm-prune\\ndescription: 'Remove extraneous packages'\\n---\\nBody."
+    >>> {k: text[a:b] for k, (a, b) in _front_matter(text.split("\\n")).items()}
+    {'title': 'npm-prune', 'description': 'Remove extraneous packages'}
+    """
+    if not lines or lines[0].strip() != "---":
+        return {}
+    found, offset = {}, len(lines[0]) + 1
+    for line in lines[1:]:
+        if line.strip() in ("---", "..."):
+            return found
+        m = _FRONT_KEY.match(line)
+        if m and m.group(3) and m.group(1) not in found:
+            found[m.group(1)] = (offset + m.start(3), offset + m.end(3))
+        offset += len(line) + 1
+    return {}  # never closed: not front matter
 
 
 def _blank_meta_lines(lines: list[str]) -> None:

@@ -114,6 +114,18 @@ def test_front_matter_is_not_text(front):
     assert words(read_markdown(front + "Body text.").prose) == "Body text."
 
 
+def test_front_matter_names_the_page_and_its_description_is_prose():
+    # Jekyll, Hugo and Docusaurus pages often have no level-1 heading: the front matter titles them
+    text = '---\nlayout: page\ntitle: "Install guide"\ndescription: How to install the tool.\n---\n\nBody text.\n'
+    layout = read_markdown(text)
+    assert layout.title == "Install guide"
+    assert words(layout.prose) == "How to install the tool. Body text."
+    assert text.index("How to install") == layout.prose.index("How to install")  # offsets into the file
+    assert read_markdown("---\ntitle: T\nsummary: Short.\n---\n# Heading\n\nBody.").title == "Heading"  # an h1 wins
+    assert words(read_markdown("---\ntitle: T\nsummary: Short.\n---\n# Heading\n\nBody.").prose) == "Short. Heading Body."
+    assert read_markdown("---\ndescription: not front matter\n\nText.").title == ""  # never closed
+
+
 def test_lists_and_quotes_keep_item_text_without_markers():
     text = "1. First item\n   continued\n2. Second\n\n> > Nested quote\n\n* star\n+ plus\n"
     assert words(read_markdown(text).prose) == "First item continued Second Nested quote star plus"
