@@ -121,6 +121,10 @@ def answer(a: Answer) -> str:
         lines.append(f"evidence gate ({gate['name']}): the retrieval scored {gate['score']:.2f}, at or below its "
                      f"threshold {gate['threshold']:.2f}: the best passages look like those of questions the "
                      "documents cannot answer")
+    note = a.settings.get("reader", {}).get("note")
+    if note and not a.found:
+        hint = "; --generator combined reads with a local LLM" if a.generator == "extractive" else ""
+        lines.append(f"why: {note}{hint}")
     lines.append(f"mode: {a.mode}, generator: {a.generator}")
     lines.append(_timings(a.timings))
     return "\n".join(lines)

@@ -57,6 +57,8 @@ def answer(retrieval: Retrieval, graph: KnowledgeGraph, generator: Generator, to
     generation = generator.generate(context) if answerable else Generation.not_found()
     if generation.found and not in_context(generation.text, context):
         generation = Generation.not_found(generation.usage)
+    if generation.note:
+        settings["reader"] = {"note": generation.note}
     t2 = time.perf_counter()
     timings = {**retrieval.timings, "context": round(t1 - t0, 6), "generate": round(t2 - t1, 6)}
     return Answer(

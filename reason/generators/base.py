@@ -27,16 +27,18 @@ def empty_usage() -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Generation:
-    """A generated answer: ``citations`` are the context sentences the answer rests on."""
+    """A generated answer: ``citations`` are the context sentences the answer rests on; ``note`` says,
+    when the reader can, why it gave none ("" otherwise)."""
 
     text: str
     found: bool
     citations: tuple[Citation, ...] = ()
     usage: dict[str, int] = field(default_factory=empty_usage)
+    note: str = ""
 
     @classmethod
-    def not_found(cls, usage: dict[str, int] | None = None) -> "Generation":
-        return cls(NOT_FOUND, False, (), dict(usage or empty_usage()))
+    def not_found(cls, usage: dict[str, int] | None = None, note: str = "") -> "Generation":
+        return cls(NOT_FOUND, False, (), dict(usage or empty_usage()), note)
 
 
 @runtime_checkable

@@ -84,9 +84,25 @@ class ExtractiveGenerator:
         else:
             found = _answer_factoid(q, context, sentences)
         if found is None:
-            return Generation.not_found()
+            unknown = q.form == "factoid" and not _kind_known(q, context, sentences)
+            return Generation.not_found(note=UNKNOWN_KIND if unknown else "")
         text, cites = found
         return Generation(text, True, tuple(dict.fromkeys(cites)), empty_usage())
+
+
+UNKNOWN_KIND = ("the extractive reader answers with a name, date or number of the kind asked, and cannot tell "
+                "which kind this question asks for (a description or an explanation, perhaps)")
+
+
+def _kind_known(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence]) -> bool:
+    """Whether the question asks for an answer type the reader knows, or for something the evidence calls
+    by the question's head noun (see ``_answer_factoid``)."""
+    return bool(q.types[0] or _heads(ctx, sentences))
+
+
+def _heads(ctx: Context, sentences: list[Sentence]) -> list[str]:
+    """The question's head phrases (``head_phrases``) the evidence calls something by, longest first."""
+    return [h for h in head_phrases(ctx.question) if any(next(_typed_spans(s, h, ctx.question), None) for s in sentences)]
 
 
 def _answer_factoid(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence]):
@@ -97,7 +113,7 @@ def _answer_factoid(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence]
     answered only with what the evidence itself calls by its head noun (``_typed_spans``), and not at all
     when it asks something else ("what does X do", "what is the population of X"): any name of the
     evidence would otherwise do, and a reader that answers "Synopsis" or "package" says nothing true."""
-    heads = [h for h in head_phrases(ctx.question) if any(next(_typed_spans(s, h, ctx.question), None) for s in sentences)]
+    heads = _heads(ctx, sentences)
     if not q.types[0]:
         if not heads:
             return None

@@ -223,3 +223,18 @@ def test_a_broken_pipe_that_is_not_standard_output_is_a_failure_and_output_goes_
     print("still here")
     assert capsys.readouterr().out == "still here\n"
     assert not cli.stdout_closed()
+
+
+@pytest.mark.parametrize("generator, found, shown", [
+    ("extractive", False, "why: the reader cannot tell; --generator combined reads with a local LLM"),
+    ("combined", False, "why: the reader cannot tell"),
+    ("extractive", True, None),  # an answer needs no excuse
+])
+def test_kg_ask_says_why_a_reader_gave_no_answer_and_what_else_can(generator, found, shown):
+    from kg.model import Answer
+    from kgreason import render
+
+    a = Answer("What does X do?", "X" if found else "Not found in the documents.", found, (), (), (), "hybrid",
+               generator, settings={"reader": {"note": "the reader cannot tell"}})
+    lines = [line for line in render.answer(a).splitlines() if line.startswith("why:")]
+    assert lines == ([shown] if shown else [])

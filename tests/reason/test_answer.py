@@ -122,3 +122,10 @@ def test_an_answer_no_context_sentence_states_is_not_found_and_keeps_the_usage()
     assert a.usage == {"llm_calls": 1, "prompt_tokens": 9, "completion_tokens": 2}
     assert answer(r, g, CannedGenerator("yes")).found is True  # yes/no is never written out
 
+
+
+def test_a_reader_s_reason_for_no_answer_is_kept_in_the_settings():
+    g, r = titanic("What does Titanic do to its viewers?")
+    a = answer(r, g, ExtractiveGenerator())
+    assert not a.found and a.settings["reader"]["note"].startswith("the extractive reader answers with a name")
+    assert "reader" not in answer(titanic("Who directed Titanic?")[1], g, ExtractiveGenerator()).settings

@@ -169,6 +169,12 @@ def test_an_api_page_answers_with_the_heading_its_sentence_is_written_under(ques
 def test_a_question_of_no_known_answer_type_is_not_answered_with_any_name(question):
     gen = extract([PRUNE, DOCTOR, PROCESS], question)  # any name would do before: "devDependencies" for all three
     assert (gen.text, gen.found) == ("Not found in the documents.", False)
+    assert gen.note.startswith("the extractive reader answers with a name, date or number of the kind asked")
+
+
+def test_a_question_of_a_known_kind_with_no_answer_gives_no_reason_beyond_not_found():
+    assert extract([ALPHA], "Where was Alpha filmed?", linked=["Alpha"]).note == ""
+    assert extract([PRUNE], "Which command removes extraneous packages?").note == ""  # answered
 
 
 def test_empty_context_is_not_found():
