@@ -83,8 +83,10 @@ function renderAnswer(a) {
   const gate = (a.settings || {}).gate;
   if (gate && gate.stopped) {
     flags.append(el("span", "not found: the evidence gate judged these passages unlike those that answer", "flag"));
-  } else if (!a.found) flags.append(el("span", "not found", "flag"));
-  else if (!a.supported) flags.append(el("span", "not supported by its citations", "flag warn"));
+  } else if (!a.found) {
+    const note = ((a.settings || {}).reader || {}).note;  // why the reader gave no answer, when it can say
+    flags.append(el("span", note ? "not found: " + note : "not found", "flag"));
+  } else if (!a.supported) flags.append(el("span", "not supported by its citations", "flag warn"));
   flags.append(el("span", a.generator + " · " + a.mode, "flag"));
   const chain = clear($("chain"));
   if (a.chain.length) {

@@ -132,6 +132,14 @@ def test_feedback_and_about_views_list_what_is_stored(page, shots):
     page.screenshot(path=str(shots / "about.png"), full_page=True)
 
 
+def test_a_reader_s_reason_for_no_answer_is_shown(page):
+    page.click("nav button[data-view=ask]")
+    page.fill("#question", "What does Sigmund Selberg do with prime numbers?")  # a description: no kind of name
+    page.click("#ask-button")
+    expect(page.locator("#answer-text")).to_have_text("Not found in the documents.")
+    expect(page.locator("#answer-flags")).to_contain_text("not found: the extractive reader answers with a name")
+
+
 def test_an_answer_the_evidence_gate_stopped_says_so(page, serve_graph, tmp_path):
     """A graph whose active kg tune version has an evidence gate: the page says why the answer is not found
     (a second server, opened in a new tab of the module's browser)."""
