@@ -253,8 +253,9 @@ def _about_bridge(s: Sentence, bridge: _Candidate | None) -> float:
 
 def _spans(q: QuestionAnalysis, s: Sentence):
     """(text, label, entity id) of every possible answer span of a sentence: its mentions, plus
-    dates and numbers found by pattern when the question wants one, plus the title for works; for a
-    question asking for what the evidence calls ``q.head``, only those (``_typed_spans``)."""
+    dates and numbers found by pattern when the question wants one, plus the title for works; what the
+    evidence calls by the question's head noun ``q.head`` first (``_typed_spans``), and only that when
+    the question asks for no type the reader knows."""
     if q.head:
         yield from _typed_spans(s, q.head, q.question)
         if q.types[0] == TYPED:
@@ -288,11 +289,12 @@ _DETERMINERS = re.compile(r"^(?:the|a|an|this|that|these|those|its|their|your|ou
 
 
 def _typed_spans(s: Sentence, head: str, question: str = ""):
-    """(text, "TYPED", entity id) of what sentence ``s`` calls a ``head`` (singular or plural): a code
-    span written next to it ("the `NODE_ENV` environment variable", "the command `npm ci`"); a
+    """(text, label, entity id) of what sentence ``s`` calls a ``head`` (singular or plural): a code
+    span written next to it ("the `NODE_ENV` environment variable", "the command `npm ci`"; labelled
+    ``CODE``: it may be a word of the question, the `'exit'` event); and, labelled "TYPED", a
     mention ending in it, whole when the head is part of a name ("the Maastricht Treaty"), else the
-    name before it when that looks like one (capitals, digits or symbols: "NODE_ENV environment
-    variable"); and what the sentence is about (``_subject``) when it says "this <head>" (documentation
+    name before it when that is written like code (symbols, an inner capital or capitals only:
+    "NODE_ENV environment variable"); and what the sentence is about (``_subject``) when it says "this <head>" (documentation
     names its subject so: "This command removes extraneous packages" in npm-prune) or starts with the
     verb that follows the head in ``question`` ("Returns the host name ..." under ``os.hostname()``
     for "which method returns the host name ...").
