@@ -84,3 +84,30 @@ def test_worker_errors_keep_their_class_and_message():
     assert type(error) is InputError and str(error) == "docs/a.pdf:3: not a PDF"
     other = _Failed.of(ValueError("bad\nsecond line")).error
     assert type(other) is BackendError and str(other) == "ray: a worker failed: bad"
+
+
+def test_ray_stops_only_after_the_threads_of_a_failed_data_job_end(monkeypatch):
+    """A Ray Data thread still fetching when Ray shuts down ends the whole process (exit 1, no message):
+    3 failed builds in 10 did so before the engine waited for them."""
+    import threading
+    import time
+
+    from kgreason.distributed import ray_engine
+
+    finished, seen_alive = threading.Event(), []
+
+    class FakeRay:
+        def shutdown(self):
+            seen_alive.append(not finished.is_set())
+
+    def fetching():
+        time.sleep(0.3)
+        finished.set()
+
+    monkeypatch.setattr(ray_engine, "_ray", lambda: FakeRay())
+    thread = threading.Thread(target=fetching, name="iter_threaded", daemon=True)
+    thread.start()
+    engine = ray_engine.RayEngine()
+    engine._started = True
+    engine.__exit__(None, None, None)
+    assert seen_alive == [False] and not thread.is_alive()
