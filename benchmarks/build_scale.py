@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
     if args.chart:
-        chart(merged([*args.earlier], report), args.chart)
+        chart(merged(args.earlier, report), args.chart)
     return 0
 
 
