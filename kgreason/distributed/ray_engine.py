@@ -22,8 +22,10 @@ import gc
 import logging
 import os
 import pickle
+import sys
 import threading
 import time
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -57,7 +59,8 @@ class RayEngine:
             else:
                 options.update(address="local", num_cpus=available_cores(), _node_ip_address="127.0.0.1")
             try:
-                ray.init(**options)
+                with _without_native_stderr():  # Ray's C++ says, on standard error, that it read that setting
+                    ray.init(**options)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = self.address or "a local Ray on 127.0.0.1"
                 raise BackendError(f"ray: cannot start or join {where} ({_first_line(exc)})") from None
@@ -116,6 +119,21 @@ class RayEngine:
         ray = _ray()
         for actor in actors:
             ray.kill(actor)
+
+
+@contextmanager
+def _without_native_stderr() -> Iterator[None]:
+    """File descriptor 2, where C++ writes its standard error, goes nowhere inside; Python's own
+    ``sys.stderr`` is flushed first. What goes wrong in ``ray.init`` is raised, and reported from that."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 DATA_THREADS_WAIT = 10.0  # seconds Ray Data's threads of a failed job get to finish before Ray stops

@@ -111,3 +111,27 @@ def test_ray_stops_only_after_the_threads_of_a_failed_data_job_end(monkeypatch):
     engine._started = True
     engine.__exit__(None, None, None)
     assert seen_alive == [False] and not thread.is_alive()
+
+
+def test_native_standard_error_is_silenced_only_inside_and_restored(capfd):
+    import os
+
+    from kgreason.distributed.ray_engine import _without_native_stderr
+
+    with _without_native_stderr():
+        os.write(2, b"logging.cc:303: Set ray log level\n")  # as Ray's C++ writes it at ray.init
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"
+
+
+def test_kg_build_on_ray_prints_the_build_s_lines_only(tmp_path):
+    """Ray's C++ announced on standard error that it read RAY_BACKEND_LOG_LEVEL: a line users could not act on."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    done = subprocess.run([sys.executable, "-m", "kgreason.cli", "build", str(SAMPLES / "corpus"), "--out",
+                           str(tmp_path / "g"), "--engine", "ray", "--no-progress"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and done.stdout.startswith("graph: ")
