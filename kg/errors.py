@@ -35,3 +35,13 @@ class BackendError(KgError):
 
 class ConvergenceError(KgError):
     """An iterative algorithm (personalised PageRank) did not converge within its iteration limit."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of what ``exc`` says (its class name when it says nothing): how a foreign error
+    (a server's, a worker's) is quoted inside one of ours.
+
+    >>> first_line(ValueError("bad value\\nTraceback ...")), first_line(KeyError())
+    ('bad value', 'KeyError')
+    """
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

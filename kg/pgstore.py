@@ -25,7 +25,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .errors import ConfigError, StoreError
+from .errors import ConfigError, StoreError, first_line
 from .graph import KnowledgeGraph
 from .store import FORMAT_NAME, FORMAT_VERSION, graph_from_rows, graph_meta, table_rows
 from .vectors import HNSW_EF_SEARCH, HNSW_LINKS, aligned
@@ -125,7 +125,7 @@ def connect(dsn: str):
     try:
         con = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
-        raise StoreError(f"{safe_dsn(dsn)}: cannot connect to PostgreSQL ({_first_line(exc)})") from None
+        raise StoreError(f"{safe_dsn(dsn)}: cannot connect to PostgreSQL ({first_line(exc)})") from None
     try:
         register_vector(con)
     except psycopg.ProgrammingError:  # the extension is not created yet: publish creates it
@@ -167,7 +167,7 @@ def publish(graph: KnowledgeGraph, dsn: str, name: str) -> Published:
             _drop_old(con, name, version)
         return Published(name, version, schema, when)
     except _pg_error() as exc:
-        raise StoreError(f"{safe_dsn(dsn)}: publishing {name!r} failed ({_first_line(exc)}); "
+        raise StoreError(f"{safe_dsn(dsn)}: publishing {name!r} failed ({first_line(exc)}); "
                          "the published graph is unchanged") from None
     finally:
         con.close()
@@ -189,7 +189,7 @@ def load_graph(dsn: str, name: str | None = None) -> tuple[KnowledgeGraph, Publi
             graph = graph_from_rows(meta, lambda table: con.execute(_READ[table]), {})
         return graph, entry
     except _pg_error() as exc:
-        raise StoreError(f"{safe_dsn(dsn)}#{name or ''}: cannot read the published graph ({_first_line(exc)})") from None
+        raise StoreError(f"{safe_dsn(dsn)}#{name or ''}: cannot read the published graph ({first_line(exc)})") from None
     finally:
         con.close()
 
@@ -279,7 +279,7 @@ class PgVectorIndex:
                 con.execute(statement)
             return con.execute(sql, params, binary=True).fetchall()
         except _pg_error() as exc:
-            raise StoreError(f"{safe_dsn(self.dsn)}#{self.entry.name}: vector search failed ({_first_line(exc)}); "
+            raise StoreError(f"{safe_dsn(self.dsn)}#{self.entry.name}: vector search failed ({first_line(exc)}); "
                              "if the graph was published again since it was opened, open it again") from None
 
 
@@ -368,7 +368,3 @@ def safe_dsn(dsn: str) -> str:
     'postgresql://kg:***@db:5432/graphs'
     """
     return re.sub(r"(://[^:/@]*):[^@/]+@", r"\1:***@", dsn)
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

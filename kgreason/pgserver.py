@@ -17,7 +17,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from kg.errors import BackendError, ConfigError
+from kg.errors import BackendError, ConfigError, first_line
 
 
 def start(folder: str | Path) -> str:
@@ -37,7 +37,7 @@ def start(folder: str | Path) -> str:
             server = pgserver.get_server(path, cleanup_mode=None)  # None: left running when this process ends
             return server.get_uri()
     except Exception as exc:  # the wheel's own errors (initdb, pg_ctl): one line, with its log
-        raise BackendError(f"{path}: PostgreSQL did not start ({_first_line(exc)}); its log is {path / 'log'}") from None
+        raise BackendError(f"{path}: PostgreSQL did not start ({first_line(exc)}); its log is {path / 'log'}") from None
 
 
 def running(folder: str | Path) -> str | None:
@@ -63,7 +63,7 @@ def stop(folder: str | Path) -> bool:
     try:
         pgexec("pg_ctl", ("-w", "-D", str(path), "stop"), bin_path=server.bin_path, user=server.system_user)
     except Exception as exc:
-        raise BackendError(f"{path}: PostgreSQL did not stop ({_first_line(exc)})") from None
+        raise BackendError(f"{path}: PostgreSQL did not stop ({first_line(exc)})") from None
     return True
 
 
@@ -86,8 +86,3 @@ def _pgserver():
 
 def _folder(folder: str | Path) -> Path:
     return Path(folder).expanduser().resolve()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from kg.config import BuildConfig, available_cores
-from kg.errors import BackendError, ConfigError, KgError
+from kg.errors import BackendError, ConfigError, KgError, first_line
 
 EXTRACT_BATCH = 8  # documents per Ray Data batch
 READ_BATCH = 16  # files per Ray Data batch
@@ -63,7 +63,7 @@ class RayEngine:
                     ray.init(**options)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = self.address or "a local Ray on 127.0.0.1"
-                raise BackendError(f"ray: cannot start or join {where} ({_first_line(exc)})") from None
+                raise BackendError(f"ray: cannot start or join {where} ({first_line(exc)})") from None
             self._started = True
         context = _ray_data().DataContext.get_current()
         context.enable_progress_bars = False  # the build's own progress bar counts passages
@@ -225,7 +225,7 @@ class _Failed:
     def of(cls, exc: Exception) -> "_Failed":
         if isinstance(exc, KgError):
             return cls(type(exc).__name__, str(exc))
-        return cls("BackendError", f"ray: a worker failed: {_first_line(exc)}")
+        return cls("BackendError", f"ray: a worker failed: {first_line(exc)}")
 
     @property
     def error(self) -> KgError:
@@ -320,7 +320,7 @@ def _reraised(results: Iterator[Any]) -> Iterator[Any]:
         original = _original(exc)
         if isinstance(original, KgError):
             raise original from None
-        raise BackendError(f"ray: a worker failed: {_first_line(original)}") from None
+        raise BackendError(f"ray: a worker failed: {first_line(original)}") from None
 
 
 def _original(exc: BaseException) -> BaseException:
@@ -361,7 +361,3 @@ def _ray_data():
     import ray.data
 
     return ray.data
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
