@@ -82,10 +82,12 @@ class ExtractiveGenerator:
         elif q.form in ("yesno", "same"):
             found = _answer_yes_no(context, sentences)
         else:
-            found = _answer_factoid(q, context, sentences)
+            heads = _heads(context, sentences)
+            found = _answer_factoid(q, context, sentences, heads)
+            if found is None and not (q.types[0] or heads):  # no kind it can tell: say so
+                return Generation.not_found(note=UNKNOWN_KIND)
         if found is None:
-            unknown = q.form == "factoid" and not _kind_known(q, context, sentences)
-            return Generation.not_found(note=UNKNOWN_KIND if unknown else "")
+            return Generation.not_found()
         text, cites = found
         return Generation(text, True, tuple(dict.fromkeys(cites)), empty_usage())
 
@@ -94,26 +96,20 @@ UNKNOWN_KIND = ("the extractive reader answers with a name, date or number of th
                 "which kind this question asks for (a description or an explanation, perhaps)")
 
 
-def _kind_known(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence]) -> bool:
-    """Whether the question asks for an answer type the reader knows, or for something the evidence calls
-    by the question's head noun (see ``_answer_factoid``)."""
-    return bool(q.types[0] or _heads(ctx, sentences))
-
-
 def _heads(ctx: Context, sentences: list[Sentence]) -> list[str]:
     """The question's head phrases (``head_phrases``) the evidence calls something by, longest first."""
     return [h for h in head_phrases(ctx.question) if any(next(_typed_spans(s, h, ctx.question), None) for s in sentences)]
 
 
-def _answer_factoid(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence]):
+def _answer_factoid(q: QuestionAnalysis, ctx: Context, sentences: list[Sentence], heads: list[str]):
     """The best grounded answer (see ``grounding``): from the bridge of a nested question first, else
     from the question as a whole; None when no candidate is grounded.
 
     A question of no answer type known here ("which command ...", "what environment variable ...") is
     answered only with what the evidence itself calls by its head noun (``_typed_spans``), and not at all
     when it asks something else ("what does X do", "what is the population of X"): any name of the
-    evidence would otherwise do, and a reader that answers "Synopsis" or "package" says nothing true."""
-    heads = _heads(ctx, sentences)
+    evidence would otherwise do, and a reader that answers "Synopsis" or "package" says nothing true.
+    ``heads``: the question's head phrases the evidence calls something by (``_heads``)."""
     if not q.types[0]:
         if not heads:
             return None
